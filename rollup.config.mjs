@@ -1,0 +1,77 @@
+// Builds the firmware once per board profile (boards/*.json) into dist/<board>/.
+// Board features become compile-time constants (FEATURE_QOS2, ...) that terser
+// folds, so a profile can compile out what it does not need.
+import fs from 'node:fs';
+import path from 'node:path';
+import typescript from '@rollup/plugin-typescript';
+import terser from '@rollup/plugin-terser';
+
+const boards = fs.readdirSync('boards').filter((f) => f.endsWith('.json')).map((f) =>
+  JSON.parse(fs.readFileSync(path.join('boards', f), 'utf8')));
+
+// Every construct terser may emit must stay inside what Espruino runs
+// (../shared/reference/espruino-facts.md); tools/check-bundles.ts verifies the output.
+function terserFor(defs) {
+  return terser({
+    ecma: 2015,
+    module: false,
+    toplevel: true,
+    compress: { global_defs: defs, passes: 2, arrows: false, unsafe_arrows: false },
+    mangle: { toplevel: true },
+    format: { comments: false, ascii_only: false },
+  });
+}
+
+function defsFor(board) {
+  const f = board.features;
+  return {
+    FEATURE_QOS2: !!f.qos2,
+    FEATURE_WILL: !!f.will,
+    FEATURE_SESSION: !!f.session,
+    FEATURE_RECONNECT: !!f.reconnect,
+    FEATURE_TLS: !!f.tls,
+    BOARD_UNICODE: !!board.unicode,
+    BOARD_NAME: board.name,
+    BOARD_MAX_PACKET: board.client.maxPacket,
+    BOARD_MAX_INFLIGHT: board.client.maxInflight,
+    BOARD_OUTBOX_COUNT: board.client.outboxCount,
+    BOARD_OUTBOX_BYTES: board.client.outboxBytes,
+  };
+}
+
+function ts() {
+  return typescript({ tsconfig: 'firmware/tsconfig.json', include: ['firmware/**/*.ts'], noEmitOnError: true });
+}
+
+// Espruino modules are CommonJS-shaped: `exports.x = ...`, loaded with Modules.addCached.
+const cjs = (file) => ({ file, format: 'cjs', exports: 'named', esModule: false, strict: false, generatedCode: 'es2015', interop: 'default' });
+
+const configs = [];
+for (const board of boards) {
+  const defs = defsFor(board);
+  const entries = [
+    ['firmware/index.ts', `dist/${board.name}/mqtt-client.js`],
+    ['firmware/apps/telemetry/main.ts', `dist/${board.name}/telemetry.js`],
+  ];
+  for (const [input, file] of entries) {
+    if (!fs.existsSync(input)) continue;
+    configs.push({
+      input,
+      external: ['mqtt-client', 'net', 'tls', 'Storage', 'Wifi'],
+      plugins: [ts(), terserFor(defs)],
+      output: cjs(file),
+    });
+  }
+}
+
+// The codec alone, minified the same way, so tests check it byte for byte
+// against mqtt-packet through the shipped minifier's output.
+if (fs.existsSync('firmware/codec/index.ts')) {
+  configs.push({
+    input: 'firmware/codec/index.ts',
+    plugins: [ts(), terserFor(defsFor(boards.find((b) => b.name === 'linux')))],
+    output: cjs('dist/test/codec.js'),
+  });
+}
+
+export default configs;
