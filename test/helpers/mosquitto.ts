@@ -1,0 +1,45 @@
+// Starts a private mosquitto (Debian package) on a free 127.0.0.1 port for a test suite.
+import { spawn, ChildProcess, execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { freePort, waitForPort } from './ports';
+
+const CANDIDATES = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'];
+
+export function mosquittoPath(): string | null {
+  for (const c of CANDIDATES) if (fs.existsSync(c)) return c;
+  try { return execFileSync('which', ['mosquitto'], { encoding: 'utf8' }).trim() || null; } catch { return null; }
+}
+
+export interface Mosquitto { port: number; proc: ChildProcess; stop(): Promise<void>; restart(): Promise<void> }
+
+export const MOSQUITTO_SKIP_MESSAGE = 'mosquitto is not installed: skipping (apt-get install mosquitto mosquitto-clients; .ci/run does this)';
+
+/** Starts mosquitto with persistence off, listening only on 127.0.0.1. Returns null when mosquitto is not installed. */
+export async function startMosquitto(extraConf = ''): Promise<Mosquitto | null> {
+  const bin = mosquittoPath();
+  if (!bin) return null;
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mosq-'));
+  const conf = path.join(dir, 'mosquitto.conf');
+  fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n${extraConf}\n`);
+  let proc!: ChildProcess;
+  const launch = async () => {
+    proc = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    proc.stderr!.on('data', () => undefined);
+    await waitForPort(port);
+  };
+  await launch();
+  const stop = () => new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode) return resolve();
+    proc.once('exit', () => resolve());
+    proc.kill('SIGTERM');
+  });
+  return {
+    port,
+    get proc() { return proc; },
+    stop: async () => { await stop(); fs.rmSync(dir, { recursive: true, force: true }); },
+    restart: async () => { await stop(); await launch(); },
+  } as Mosquitto;
+}
