@@ -1,0 +1,227 @@
+// One client socket: framing and strict checks, the packet hooks, the CONNECT
+// timeout, keepalive at 1.5 x the client's interval, ordered processing (a
+// delayed or async step holds the packets behind it), and teardown with the Will.
+import type { Duplex } from 'stream';
+import * as mqtt from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
+import type { ClientInfo, HubEventKind } from './hooks';
+import { FrameReader, type Frame, type FrameError } from './frame-reader';
+import { checkFrame, packetName } from './packet-checks';
+import { packetSummary } from './events';
+import type { Session } from './session';
+import type { Broker } from './broker';
+import { HANDLERS } from './handlers';
+
+export type ConnState = 'new' | 'connecting' | 'connected' | 'closed';
+
+export interface Will { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean }
+
+/** Packets waiting to be processed before the socket is paused. */
+const MAX_PENDING_FRAMES = 64;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class Connection {
+  state: ConnState = 'new';
+  readonly info: ClientInfo;
+  session: Session | null = null;
+  will: Will | null = null;
+  /** Keepalive the server enforces, in seconds (the client's, clamped to the limits); 0 = none. */
+  keepalive = 0;
+  closeReason = '';
+  private reader: FrameReader;
+  /** Frames waiting their turn; a FrameError ends the stream after the frames before it. */
+  private pending: (Frame | FrameError)[] = [];
+  private processing = false;
+  private keepaliveTimer: NodeJS.Timeout | null = null;
+  private connectTimer: NodeJS.Timeout | null = null;
+  private lastRx = Date.now();
+  /** Outgoing packets wait behind a delayed one to keep their order. */
+  private outChain: Promise<void> | null = null;
+  private outChainLength = 0;
+
+  constructor(readonly broker: Broker, readonly socket: Duplex, info: Omit<ClientInfo, 'clientId'>) {
+    this.info = { ...info, clientId: '' };
+    this.reader = new FrameReader(broker.limits.maxPacketSize);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.close(`socket error: ${err.message}`, { will: true }));
+    socket.on('close', () => this.close('connection lost', { will: true }));
+    socket.on('end', () => this.close('connection closed by the client without DISCONNECT', { will: true }));
+    this.connectTimer = setTimeout(() => {
+      if (this.state !== 'new') return;
+      this.event('connect_timeout', 'warning', `no CONNECT within ${broker.limits.connectTimeoutMs} ms`);
+      this.close('CONNECT timeout', { will: false });
+    }, broker.limits.connectTimeoutMs);
+  }
+
+  get log() { return this.broker.log; }
+
+  /** Raises a hub event about this client. */
+  event(kind: HubEventKind, severity: 'info' | 'warning' | 'error', message: string, packet?: Packet | { cmd: string }): void {
+    const device = this.info.deviceId;
+    this.broker.hubEvent({
+      kind, severity, message,
+      objectType: device ? 'device' : 'client',
+      objectId: device ?? (this.info.clientId || this.info.remoteAddress || `conn-${this.info.connId}`),
+      ...(packet ? { packet: packetSummary(packet) } : {}),
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    const { frames, error } = this.reader.push(chunk);
+    this.pending.push(...frames);
+    if (error) {
+      // Handle the frames before the bad one first, then refuse.
+      this.pending.push(error);
+      this.socket.pause();
+    } else if (this.pending.length > MAX_PENDING_FRAMES) {
+      this.socket.pause();
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (this.pending.length > 0 && this.state !== 'closed') {
+        const f = this.pending.shift()!;
+        const r = this.handleFrame(f);
+        if (r) await r;
+      }
+    } catch (err: any) {
+      // A bug in a handler must not take the broker down: log, drop this client.
+      this.log.error({ err, clientId: this.info.clientId }, 'packet handling failed');
+      this.close(`internal error: ${err?.message ?? err}`, { will: true });
+    } finally {
+      this.processing = false;
+    }
+    if (this.state !== 'closed' && this.pending.length <= MAX_PENDING_FRAMES && this.socket.isPaused()) this.socket.resume();
+  }
+
+  private handleFrame(f: Frame | FrameError): void | Promise<void> {
+    if ('kind' in f) {
+      this.event(f.kind, 'warning', f.message);
+      this.close(f.message, { will: true });
+      return;
+    }
+    this.lastRx = Date.now();
+    const name = packetName(f.header);
+    const bad = checkFrame(f);
+    if (bad) {
+      if (bad.kind === 'unsupported_protocol') {
+        this.write({ cmd: 'connack', returnCode: 1, sessionPresent: false });
+        this.event('protocol_violation', 'warning', bad.message, { cmd: 'connect' });
+        this.close(bad.message, { will: false, graceful: true });
+        return;
+      }
+      this.event(bad.kind, 'warning', bad.message, { cmd: name.toLowerCase() });
+      this.close(bad.message, { will: true });
+      return;
+    }
+    const packet = this.decode(f);
+    if (!packet) return;
+    if (this.state === 'new' && packet.cmd !== 'connect') {
+      const msg = `the first packet must be CONNECT, got ${name} [MQTT-3.1.0-1]`;
+      this.event('protocol_violation', 'warning', msg, packet);
+      this.close(msg, { will: false });
+      return;
+    }
+    const verdict = this.broker.packetVerdict('packetIn', this.info, packet);
+    if (verdict?.action === 'drop') return;
+    if (verdict?.action === 'disconnect') { this.close('disconnected by a packetIn hook', { will: true, abrupt: true }); return; }
+    if (verdict?.action === 'delay') return sleep(verdict.ms).then(() => this.dispatch(packet));
+    return this.dispatch(packet);
+  }
+
+  private decode(f: Frame): Packet | null {
+    const parser = mqtt.parser({ protocolVersion: 4 });
+    let packet: Packet | null = null;
+    let error: Error | null = null;
+    parser.on('packet', (p: Packet) => { packet = p; });
+    parser.on('error', (e: Error) => { error = e; });
+    parser.parse(f.bytes);
+    if (!packet || error) {
+      const msg = `${packetName(f.header)} could not be decoded: ${(error as Error | null)?.message ?? 'incomplete'}`;
+      this.event('malformed_packet', 'warning', msg, { cmd: packetName(f.header).toLowerCase() });
+      this.close(msg, { will: true });
+      return null;
+    }
+    return packet;
+  }
+
+  private dispatch(packet: Packet): void | Promise<void> {
+    if (this.state === 'closed') return;
+    const h = HANDLERS[packet.cmd];
+    if (!h) return; // checkFrame refused every other type already
+    return h(this, packet as any);
+  }
+
+  /** Sends a packet through the packetOut hooks. */
+  send(packet: Packet): void {
+    if (this.state === 'closed') return;
+    const verdict = this.broker.packetVerdict('packetOut', this.info, packet);
+    if (verdict?.action === 'drop') return;
+    if (verdict?.action === 'disconnect') { this.close('disconnected by a packetOut hook', { will: true, abrupt: true }); return; }
+    const delay = verdict?.action === 'delay' ? verdict.ms : 0;
+    if (delay === 0 && !this.outChain) { this.write(packet); return; }
+    this.outChainLength++;
+    this.outChain = (this.outChain ?? Promise.resolve()).then(async () => {
+      if (delay) await sleep(delay);
+      this.write(packet);
+      if (--this.outChainLength === 0) this.outChain = null;
+    });
+  }
+
+  /** Writes without asking the hooks (CONNACK refusals before a client exists, and send()). */
+  write(packet: Packet): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.socket.write(mqtt.generate(packet));
+  }
+
+  /** Called once CONNECT is accepted. */
+  startKeepalive(): void {
+    if (this.connectTimer) { clearTimeout(this.connectTimer); this.connectTimer = null; }
+    if (this.keepalive <= 0) return;
+    const limitMs = this.keepalive * 1500; // [MQTT-3.1.2-24]: 1.5 x keepalive
+    const check = () => {
+      const idle = Date.now() - this.lastRx;
+      if (idle >= limitMs) {
+        this.log.info({ clientId: this.info.clientId, keepalive: this.keepalive }, 'keepalive expired');
+        this.close(`keepalive expired: nothing received for ${idle} ms (limit 1.5 x ${this.keepalive} s)`, { will: true, abrupt: true });
+        return;
+      }
+      this.keepaliveTimer = setTimeout(check, limitMs - idle);
+    };
+    this.keepaliveTimer = setTimeout(check, limitMs);
+  }
+
+  clearConnectTimer(): void {
+    if (this.connectTimer) { clearTimeout(this.connectTimer); this.connectTimer = null; }
+  }
+
+  /**
+   * Ends the connection once. will: publish the Will if one is set (every loss
+   * other than DISCONNECT). graceful: flush what was written before closing.
+   */
+  close(reason: string, opts: { will: boolean; abrupt?: boolean; graceful?: boolean }): void {
+    if (this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    this.closeReason = reason;
+    if (this.keepaliveTimer) clearTimeout(this.keepaliveTimer);
+    this.clearConnectTimer();
+    this.pending.length = 0;
+    if (opts.graceful && !this.socket.destroyed) {
+      this.socket.end();
+      // A peer that never closes its side must not hold the socket forever.
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+    } else {
+      this.socket.destroy();
+    }
+    const will = opts.will ? this.will : null;
+    this.will = null;
+    this.broker.connectionClosed(this, wasConnected, reason, will);
+  }
+}

@@ -1,0 +1,73 @@
+// In-memory Store for tests and throwaway hubs. It really keeps the data, so a
+// Broker re-created on the same MemoryStore instance resumes its sessions.
+import type { OutboundMessage, OutboundState, RetainedMessage, Store, StoredSession, StoredSubscription } from './types';
+
+interface MemSession {
+  subscriptions: Map<string, StoredSubscription>;
+  outbound: Map<number, OutboundMessage>;
+  inboundQos2: Set<number>;
+}
+
+const copyMsg = (m: OutboundMessage): OutboundMessage => ({ ...m, payload: Buffer.from(m.payload) });
+
+export class MemoryStore implements Store {
+  private sessions = new Map<string, MemSession>();
+  private retained = new Map<string, RetainedMessage>();
+  private kv = new Map<string, Map<string, string>>();
+
+  loadSessions(): StoredSession[] {
+    return [...this.sessions].map(([clientId, s]) => ({
+      clientId,
+      subscriptions: [...s.subscriptions.values()].map((x) => ({ ...x })),
+      outbound: [...s.outbound.values()].sort((a, b) => a.seq - b.seq).map(copyMsg),
+      inboundQos2: [...s.inboundQos2],
+    }));
+  }
+
+  createSession(clientId: string): void {
+    if (!this.sessions.has(clientId)) this.sessions.set(clientId, { subscriptions: new Map(), outbound: new Map(), inboundQos2: new Set() });
+  }
+
+  deleteSession(clientId: string): void { this.sessions.delete(clientId); }
+
+  private session(clientId: string): MemSession {
+    const s = this.sessions.get(clientId);
+    if (!s) throw new Error(`store: no session for client id ${JSON.stringify(clientId)}`);
+    return s;
+  }
+
+  putSubscription(clientId: string, sub: StoredSubscription): void { this.session(clientId).subscriptions.set(sub.filter, { ...sub }); }
+  deleteSubscription(clientId: string, filter: string): void { this.sessions.get(clientId)?.subscriptions.delete(filter); }
+
+  putOutbound(clientId: string, msg: OutboundMessage): void { this.session(clientId).outbound.set(msg.seq, copyMsg(msg)); }
+  updateOutbound(clientId: string, seq: number, state: OutboundState, packetId: number | undefined): void {
+    const m = this.sessions.get(clientId)?.outbound.get(seq);
+    if (m) { m.state = state; m.packetId = packetId; }
+  }
+  deleteOutbound(clientId: string, seq: number): void { this.sessions.get(clientId)?.outbound.delete(seq); }
+
+  addInboundQos2(clientId: string, packetId: number): void { this.session(clientId).inboundQos2.add(packetId); }
+  deleteInboundQos2(clientId: string, packetId: number): void { this.sessions.get(clientId)?.inboundQos2.delete(packetId); }
+
+  loadRetained(): RetainedMessage[] { return [...this.retained.values()].map((r) => ({ ...r, payload: Buffer.from(r.payload) })); }
+  putRetained(msg: RetainedMessage): void { this.retained.set(msg.topic, { ...msg, payload: Buffer.from(msg.payload) }); }
+  deleteRetained(topic: string): void { this.retained.delete(topic); }
+
+  kvGet(ns: string, key: string): unknown {
+    const v = this.kv.get(ns)?.get(key);
+    return v === undefined ? undefined : JSON.parse(v);
+  }
+  kvPut(ns: string, key: string, value: unknown): void {
+    let m = this.kv.get(ns);
+    if (!m) this.kv.set(ns, (m = new Map()));
+    m.set(key, JSON.stringify(value));
+  }
+  kvDelete(ns: string, key: string): void { this.kv.get(ns)?.delete(key); }
+  kvList(ns: string): { key: string; value: unknown }[] {
+    return [...(this.kv.get(ns) ?? [])].map(([key, v]) => ({ key, value: JSON.parse(v) }));
+  }
+
+  // Writes are applied at once; a throwing fn leaves what it did (tests only).
+  transaction<T>(fn: () => T): T { return fn(); }
+  close(): void {}
+}

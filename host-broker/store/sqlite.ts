@@ -1,0 +1,117 @@
+// SQLite Store (better-sqlite3, synchronous). WAL with synchronous=FULL makes
+// every committed transaction durable before the call returns, so a message the
+// broker has acknowledged survives kill -9 and power loss.
+import Database from 'better-sqlite3';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { OutboundMessage, OutboundState, RetainedMessage, Store, StoredSession, StoredSubscription, QoS } from './types';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS subscriptions (client_id TEXT NOT NULL, filter TEXT NOT NULL, qos INTEGER NOT NULL,
+  PRIMARY KEY (client_id, filter));
+CREATE TABLE IF NOT EXISTS outbound (client_id TEXT NOT NULL, seq INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL,
+  qos INTEGER NOT NULL, retain INTEGER NOT NULL, state TEXT NOT NULL, packet_id INTEGER, PRIMARY KEY (client_id, seq));
+CREATE TABLE IF NOT EXISTS inbound_qos2 (client_id TEXT NOT NULL, packet_id INTEGER NOT NULL, PRIMARY KEY (client_id, packet_id));
+CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, payload BLOB NOT NULL, qos INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key));
+`;
+
+export interface SqliteStoreOptions {
+  /** Directory for hub.db (created if missing). */
+  dataDir: string;
+  /** File name inside dataDir; default hub.db. */
+  file?: string;
+}
+
+export class SqliteStore implements Store {
+  readonly file: string;
+  private db: Database.Database;
+  private st: Record<string, Database.Statement>;
+
+  constructor(opts: SqliteStoreOptions) {
+    fs.mkdirSync(opts.dataDir, { recursive: true });
+    this.file = path.join(opts.dataDir, opts.file ?? 'hub.db');
+    this.db = new Database(this.file);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: fsync the WAL on every commit; NORMAL could lose the last commits on power loss.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = OFF');
+    this.db.exec(SCHEMA);
+    const p = (sql: string) => this.db.prepare(sql);
+    this.st = {
+      sessions: p('SELECT client_id FROM sessions ORDER BY client_id'),
+      subsOf: p('SELECT filter, qos FROM subscriptions WHERE client_id = ? ORDER BY rowid'),
+      outOf: p('SELECT seq, topic, payload, qos, retain, state, packet_id FROM outbound WHERE client_id = ? ORDER BY seq'),
+      q2Of: p('SELECT packet_id FROM inbound_qos2 WHERE client_id = ? ORDER BY rowid'),
+      createSession: p('INSERT OR IGNORE INTO sessions (client_id, created_at) VALUES (?, ?)'),
+      delSession: p('DELETE FROM sessions WHERE client_id = ?'),
+      delSubsOf: p('DELETE FROM subscriptions WHERE client_id = ?'),
+      delOutOf: p('DELETE FROM outbound WHERE client_id = ?'),
+      delQ2Of: p('DELETE FROM inbound_qos2 WHERE client_id = ?'),
+      putSub: p('INSERT INTO subscriptions (client_id, filter, qos) VALUES (?, ?, ?) ON CONFLICT(client_id, filter) DO UPDATE SET qos = excluded.qos'),
+      delSub: p('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
+      putOut: p('INSERT OR REPLACE INTO outbound (client_id, seq, topic, payload, qos, retain, state, packet_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      updOut: p('UPDATE outbound SET state = ?, packet_id = ? WHERE client_id = ? AND seq = ?'),
+      delOut: p('DELETE FROM outbound WHERE client_id = ? AND seq = ?'),
+      addQ2: p('INSERT OR IGNORE INTO inbound_qos2 (client_id, packet_id) VALUES (?, ?)'),
+      delQ2: p('DELETE FROM inbound_qos2 WHERE client_id = ? AND packet_id = ?'),
+      retained: p('SELECT topic, payload, qos FROM retained ORDER BY topic'),
+      putRet: p('INSERT OR REPLACE INTO retained (topic, payload, qos) VALUES (?, ?, ?)'),
+      delRet: p('DELETE FROM retained WHERE topic = ?'),
+      kvGet: p('SELECT value FROM kv WHERE ns = ? AND key = ?'),
+      kvPut: p('INSERT OR REPLACE INTO kv (ns, key, value) VALUES (?, ?, ?)'),
+      kvDel: p('DELETE FROM kv WHERE ns = ? AND key = ?'),
+      kvList: p('SELECT key, value FROM kv WHERE ns = ? ORDER BY key'),
+    };
+  }
+
+  loadSessions(): StoredSession[] {
+    return (this.st.sessions.all() as { client_id: string }[]).map(({ client_id }) => ({
+      clientId: client_id,
+      subscriptions: (this.st.subsOf.all(client_id) as { filter: string; qos: number }[]).map((r) => ({ filter: r.filter, qos: r.qos as QoS })),
+      outbound: (this.st.outOf.all(client_id) as any[]).map((r): OutboundMessage => ({
+        seq: r.seq, topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: !!r.retain,
+        state: r.state as OutboundState, packetId: r.packet_id ?? undefined,
+      })),
+      inboundQos2: (this.st.q2Of.all(client_id) as { packet_id: number }[]).map((r) => r.packet_id),
+    }));
+  }
+
+  createSession(clientId: string): void { this.st.createSession.run(clientId, Date.now()); }
+  deleteSession(clientId: string): void {
+    this.transaction(() => {
+      this.st.delSubsOf.run(clientId); this.st.delOutOf.run(clientId); this.st.delQ2Of.run(clientId); this.st.delSession.run(clientId);
+    });
+  }
+  putSubscription(clientId: string, sub: StoredSubscription): void { this.st.putSub.run(clientId, sub.filter, sub.qos); }
+  deleteSubscription(clientId: string, filter: string): void { this.st.delSub.run(clientId, filter); }
+  putOutbound(clientId: string, m: OutboundMessage): void {
+    this.st.putOut.run(clientId, m.seq, m.topic, m.payload, m.qos, m.retain ? 1 : 0, m.state, m.packetId ?? null);
+  }
+  updateOutbound(clientId: string, seq: number, state: OutboundState, packetId: number | undefined): void {
+    this.st.updOut.run(state, packetId ?? null, clientId, seq);
+  }
+  deleteOutbound(clientId: string, seq: number): void { this.st.delOut.run(clientId, seq); }
+  addInboundQos2(clientId: string, packetId: number): void { this.st.addQ2.run(clientId, packetId); }
+  deleteInboundQos2(clientId: string, packetId: number): void { this.st.delQ2.run(clientId, packetId); }
+  loadRetained(): RetainedMessage[] {
+    return (this.st.retained.all() as any[]).map((r) => ({ topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos as QoS }));
+  }
+  putRetained(m: RetainedMessage): void { this.st.putRet.run(m.topic, m.payload, m.qos); }
+  deleteRetained(topic: string): void { this.st.delRet.run(topic); }
+  kvGet(ns: string, key: string): unknown {
+    const r = this.st.kvGet.get(ns, key) as { value: string } | undefined;
+    return r ? JSON.parse(r.value) : undefined;
+  }
+  kvPut(ns: string, key: string, value: unknown): void { this.st.kvPut.run(ns, key, JSON.stringify(value)); }
+  kvDelete(ns: string, key: string): void { this.st.kvDel.run(ns, key); }
+  kvList(ns: string): { key: string; value: unknown }[] {
+    return (this.st.kvList.all(ns) as { key: string; value: string }[]).map((r) => ({ key: r.key, value: JSON.parse(r.value) }));
+  }
+  transaction<T>(fn: () => T): T {
+    // better-sqlite3 turns a nested transaction into a savepoint, which is what we want.
+    return this.db.transaction(fn)();
+  }
+  close(): void { if (this.db.open) this.db.close(); }
+}
