@@ -44,7 +44,7 @@ function ts() {
 }
 
 // Espruino modules are CommonJS-shaped: `exports.x = ...`, loaded with Modules.addCached.
-const cjs = (file) => ({ file, format: 'cjs', exports: 'named', esModule: false, strict: false, generatedCode: 'es2015', interop: 'default' });
+const cjs = (file) => ({ file, format: 'cjs', exports: 'named', esModule: false, strict: false, generatedCode: { preset: 'es2015', symbols: false }, interop: 'default' });
 
 const configs = [];
 for (const board of boards) {
