@@ -1,8 +1,11 @@
 // Topic names and filters (MQTT 3.1.1 section 4.7). Pure and Espruino-safe:
 // it ships in the board bundle and the host broker imports it for validation.
 
+// Folded by the firmware build; undefined (so unicode) when the host broker imports this file.
+declare const BOARD_UNICODE: boolean;
+
 /** UTF-8 byte length of a JS (UTF-16) string; a surrogate pair counts 4. */
-function utf8Length(s: string): number {
+const utf8Length = (s: string) => {
   let n = s.length;
   let i = 0;
   let c: number;
@@ -12,59 +15,42 @@ function utf8Length(s: string): number {
     if (c > 127) n += c > 2047 && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
   }
   return n;
-}
+};
 
-// Folded by the firmware build; undefined (so unicode) when the host broker imports this file.
-declare const BOARD_UNICODE: boolean;
-
-/** Byte length as it goes on the wire. ESP builds hold strings as raw UTF-8 bytes already. */
-function wireLength(s: string): number {
-  return typeof BOARD_UNICODE != 'undefined' && !BOARD_UNICODE ? s.length : utf8Length(s);
-}
+/** Byte length on the wire. ESP builds hold strings as raw UTF-8 bytes already. */
+const wireLength = (s: string) => typeof BOARD_UNICODE != 'undefined' && !BOARD_UNICODE ? s.length : utf8Length(s);
 
 // Shared by both checks so the board carries the messages once.
-function check(s: string, kind: string, filter: boolean): string | null {
-  let l: string;
-  let i = 0;
+const check = (s: string, kind: string, filter: boolean) => {
+  const w = /[+#]/.exec(s);
   if (typeof s != 'string' || s == '') return kind + ' is empty';
   if (s.indexOf('\0') >= 0) return kind + ' contains U+0000';
   if (wireLength(s) > 65535) return kind + ' over 65535 bytes';
-  if (!filter) {
-    if (s.indexOf('+') >= 0) return kind + " contains wildcard '+'";
-    if (s.indexOf('#') >= 0) return kind + " contains wildcard '#'";
-    return null;
-  }
-  const levels = s.split('/');
-  for (; i < levels.length; i++) {
-    l = levels[i];
-    if (l.indexOf('#') >= 0 && (l != '#' || i < levels.length - 1)) return kind + ": '#' must be last and alone in its level";
-    if (l.indexOf('+') >= 0 && l != '+') return kind + ": '+' must be alone in its level";
-  }
+  if (!filter) return w ? kind + " contains wildcard '" + w[0] + "'" : null;
+  // A wildcard next to anything but '/' (or a '#' with anything after it) is not alone in its level.
+  if (/[^/]#|#./.test(s)) return kind + ": '#' must be last and alone in its level";
+  if (/[^/]\+|\+[^/]/.test(s)) return kind + ": '+' must be alone in its level";
   return null;
-}
+};
 
 /** null if `name` is a valid topic name to publish to, else a message naming the problem. */
-export function checkTopic(name: string): string | null {
-  return check(name, 'topic', false);
-}
+export const checkTopic = (name: string): string | null => check(name, 'topic', false);
 
 /** null if `filter` is a valid subscription filter, else a message naming the problem. */
-export function checkFilter(filter: string): string | null {
-  return check(filter, 'filter', true);
-}
+export const checkFilter = (filter: string): string | null => check(filter, 'filter', true);
 
 /**
  * Whether `topic` matches subscription `filter` ('+' one level, '#' this level and
  * all below). Topics starting with '$' are not matched by a leading wildcard [MQTT-4.7.2-1].
  */
-export function topicMatches(filter: string, topic: string): boolean {
+export const topicMatches = (filter: string, topic: string): boolean => {
   const f = filter.split('/');
   const t = topic.split('/');
   let i = 0;
-  if (topic.charAt(0) == '$' && (filter.charAt(0) == '+' || filter.charAt(0) == '#')) return false;
+  if (topic[0] == '$' && /^[+#]/.test(filter)) return false;
   for (; i < f.length; i++) {
     if (f[i] == '#') return true;
     if (i >= t.length || (f[i] != '+' && f[i] != t[i])) return false;
   }
   return i == t.length;
-}
+};

@@ -1,0 +1,75 @@
+// Streaming parser: binary-string chunks in (any split, several packets per
+// chunk), whole validated packets out as (first byte, body). The client reads the
+// few fields it needs from the body with u16at() and publishFields().
+import { u16at } from './bytes';
+import { T_PINGRESP, T_PUBLISH, T_PUBREL, T_SUBACK, TWO_BYTE_TYPES } from './constants';
+
+/** PUBLISH body -> [topic bytes, packet id (0 for QoS 0), payload]. */
+export const publishFields = (h: number, b: string): [string, number, string] => {
+  const n = u16at(b, 0) + 2;
+  return [b.substr(2, n - 2), h & 6 ? u16at(b, n) : 0, b.substr(h & 6 ? n + 2 : n)];
+};
+
+/** Whether a packet a client may receive is well formed: type, reserved flags, length, ids. */
+export const wellFormed = (h: number, b: string) => {
+  const t = h >> 4;
+  const f = h & 15;
+  const n = b.length;
+  const id = u16at(b, 0); // the topic length for PUBLISH
+  // QoS 3 is malformed [MQTT-3.3.1-4]; a QoS>0 packet id is never 0 [MQTT-2.3.1-1].
+  if (t == T_PUBLISH) return (f & 6) < 6 && n >= id + (f & 6 ? 4 : 2) && (f & 6 ? u16at(b, id + 2) : 1) > 0;
+  if (t == T_PINGRESP) return !(f | n);
+  // SUBACK return codes are 0, 1, 2 or 0x80 [MQTT-3.9.3-2].
+  if (t == T_SUBACK) return !f && n > 2 && id > 0 && b.substr(2).split('').every((c) => c.charCodeAt(0) < 3 || c.charCodeAt(0) == 128);
+  // CONNACK: only the session-present bit may be set [MQTT-3.2.2-1]; acks carry a non-zero id.
+  return (TWO_BYTE_TYPES >> t & 1) > 0 && n == 2 && f == (t == T_PUBREL ? 2 : 0) && (t > 2 ? id > 0 : id < 512);
+};
+
+/**
+ * A parser for one connection. The returned push(chunk) feeds it; each whole
+ * packet goes to onPacket(firstByte, body). A packet of more than `max` bytes
+ * (whole packet) is skipped as it streams past and reported with
+ * onError(msg, false); a malformed one is reported with onError(msg, true) and
+ * the parser ignores all further input: the link must be closed.
+ */
+export const parser = (max: number, onPacket: (h: number, body: string) => void, onError: (msg: string, fatal: boolean) => void) => {
+  let buf = '';
+  let skip = 0;
+  return (chunk: string) => {
+    let n: number;
+    let m: number;
+    let i: number;
+    let c: number;
+    buf += chunk;
+    for (;;) {
+      c = skip < buf.length ? skip : buf.length;
+      buf = buf.substr(c);
+      skip -= c;
+      if (skip || buf.length < 2) return;
+      for (n = 0, m = 1, i = 1; ; m *= 128) {
+        if (i > 4) {
+          skip = 1 / 0;
+          return onError('malformed remaining length', true);
+        }
+        if (i >= buf.length) return;
+        c = buf.charCodeAt(i++);
+        n += (c & 127) * m;
+        if (c < 128) break;
+      }
+      if (n + i > max) {
+        onError('packet of ' + (skip = n + i) + ' bytes over maxPacket ' + max, false);
+        continue;
+      }
+      if (buf.length < n + i) return;
+      // Consume before handing out, so a throwing handler leaves the stream consistent.
+      c = buf.charCodeAt(0);
+      chunk = buf.substr(i, n);
+      buf = buf.substr(n + i);
+      if (!wellFormed(c, chunk)) {
+        skip = 1 / 0;
+        return onError('malformed packet, type ' + (c >> 4), true);
+      }
+      onPacket(c, chunk);
+    }
+  };
+};

@@ -1,0 +1,231 @@
+// The firmware codec, minified (dist/test/codec.js), checked byte for byte
+// against mqtt-packet: encode for every packet the client sends, decode (through
+// the streaming parser) for every packet it receives.
+import { strict as assert } from 'assert';
+import fc from 'fast-check';
+import * as mqttPacket from 'mqtt-packet';
+import { loadCodec } from './helpers/bundles';
+
+const codec = loadCodec();
+const gen = (p: any): string => mqttPacket.generate(p, { protocolVersion: 4 }).toString('latin1');
+const bin = (s: string) => Buffer.from(s, 'latin1');
+const RUNS = 300;
+
+// Arbitrary MQTT strings: any unicode except U+0000 and lone surrogates (not valid UTF-8).
+const mqttString = (min = 0, max = 40) => fc.string({ unit: 'grapheme', minLength: min, maxLength: max }).filter((s) => !s.includes('\u0000'));
+const topic = () => mqttString(1).filter((s) => !/[+#]/.test(s));
+const binary = (max = 300) => fc.uint8Array({ maxLength: max }).map((u) => Buffer.from(u).toString('latin1'));
+const qos = fc.integer({ min: 0, max: 2 });
+const id = fc.integer({ min: 1, max: 65535 });
+
+/** Feeds chunks to a fresh parser; returns the packets (as toPacket views) and errors. */
+function parseAll(chunks: string[], max = 1 << 30) {
+  const packets: any[] = [];
+  const errors: [string, boolean][] = [];
+  const push = codec.parser(max, (h: number, b: string) => packets.push(codec.toPacket(h, b)), (m: string, f: boolean) => errors.push([m, f]));
+  for (const c of chunks) push(c);
+  return { packets, errors };
+}
+
+/** mqtt-packet's object -> the fields toPacket() reports. */
+function expected(p: any): any {
+  const o: any = { cmd: p.cmd };
+  if (p.cmd === 'connack') Object.assign(o, { sessionPresent: !!p.sessionPresent, returnCode: p.returnCode });
+  else if (p.cmd === 'publish') {
+    Object.assign(o, { topic: p.topic, qos: p.qos, dup: !!p.dup, retain: !!p.retain, payload: Buffer.from(p.payload).toString('latin1') });
+    if (p.qos) o.messageId = p.messageId;
+  } else if (p.messageId !== undefined) o.messageId = p.messageId;
+  if (p.cmd === 'suback') o.granted = p.granted;
+  return o;
+}
+
+// Packets a client receives, as mqtt-packet objects.
+const received = fc.oneof(
+  fc.record({ cmd: fc.constant('connack'), sessionPresent: fc.boolean(), returnCode: fc.integer({ min: 0, max: 5 }) }),
+  fc.record({ cmd: fc.constant('publish'), topic: topic(), payload: binary(), qos: fc.constant(0), dup: fc.constant(false), retain: fc.boolean() }),
+  fc.record({ cmd: fc.constant('publish'), topic: topic(), payload: binary(), qos: fc.integer({ min: 1, max: 2 }), dup: fc.boolean(), retain: fc.boolean(), messageId: id }),
+  fc.record({ cmd: fc.constantFrom('puback', 'pubrec', 'pubrel', 'pubcomp', 'unsuback'), messageId: id }),
+  fc.record({ cmd: fc.constant('suback'), messageId: id, granted: fc.array(fc.constantFrom(0, 1, 2, 128), { minLength: 1, maxLength: 8 }) }),
+  fc.record({ cmd: fc.constant('pingresp') }),
+);
+
+describe('firmware codec (minified dist/test/codec.js) vs mqtt-packet', () => {
+  describe('encode: every packet the client sends', () => {
+    it('CONNECT: client id, clean, keepalive, user/password, Will [MQTT-3.1.2-3] [MQTT-3.1.3-1]', () => {
+      fc.assert(fc.property(
+        fc.record({
+          clientId: mqttString(0, 23), clean: fc.boolean(), keepalive: fc.integer({ min: 0, max: 65535 }),
+          user: fc.option(fc.record({ username: mqttString(), password: fc.option(mqttString(), { nil: undefined }) }), { nil: undefined }),
+          will: fc.option(fc.record({ topic: topic(), payload: binary(100), qos, retain: fc.boolean() }), { nil: undefined }),
+        }).filter((r) => r.clean || r.clientId !== ''), // a persistent session needs an id [MQTT-3.1.3-7]
+        (r) => {
+          const opts: any = { clientId: r.clientId, clean: r.clean };
+          const mp: any = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: r.clientId, clean: r.clean, keepalive: r.keepalive };
+          if (r.user) {
+            opts.username = mp.username = r.user.username;
+            if (r.user.password !== undefined) opts.password = mp.password = r.user.password;
+          }
+          if (r.will) {
+            opts.will = r.will;
+            mp.will = { topic: r.will.topic, payload: bin(r.will.payload), qos: r.will.qos, retain: r.will.retain };
+          }
+          assert.equal(codec.connect(opts, r.keepalive), gen(mp));
+        }), { numRuns: RUNS });
+    });
+
+    it('CONNECT defaults: clean session, empty client id [MQTT-3.1.3-6]', () => {
+      assert.equal(codec.connect({}, 60), gen({ cmd: 'connect', clientId: '', clean: true, keepalive: 60, protocolId: 'MQTT', protocolVersion: 4 }));
+    });
+
+    it('PUBLISH QoS 0/1/2, retain, unicode topic, binary payload, and its DUP resend [MQTT-3.3.1-1]', () => {
+      fc.assert(fc.property(topic(), binary(400), qos, fc.boolean(), id, (t, p, q, r, i) => {
+        const mp: any = { cmd: 'publish', topic: t, payload: bin(p), qos: q, retain: r, dup: false };
+        if (q) mp.messageId = i;
+        const ours = codec.publish(t, p, q, r, i);
+        assert.equal(ours, gen(mp));
+        if (q) assert.equal(codec.dup(ours), gen({ ...mp, dup: true }));
+      }), { numRuns: RUNS });
+    });
+
+    it('PUBLISH with 1-, 2-, 3- and 4-byte remaining lengths', () => {
+      for (const n of [0, 127, 128, 16383, 16384, 2097151, 2097152]) {
+        const p = 'x'.repeat(Math.max(0, n - 3));
+        assert.equal(codec.publish('t', p, 0, false, 0), gen({ cmd: 'publish', topic: 't', payload: bin(p), qos: 0, retain: false, dup: false }), `length ${n}`);
+      }
+    });
+
+    it('PUBACK, PUBREC, PUBREL (flags 0010) [MQTT-3.6.1-1], PUBCOMP', () => {
+      fc.assert(fc.property(id, (i) => {
+        assert.equal(codec.ack(codec.PUBACK, i), gen({ cmd: 'puback', messageId: i }));
+        assert.equal(codec.ack(codec.PUBREC, i), gen({ cmd: 'pubrec', messageId: i }));
+        assert.equal(codec.ack(codec.PUBREL, i), gen({ cmd: 'pubrel', messageId: i }));
+        assert.equal(codec.ack(codec.PUBCOMP, i), gen({ cmd: 'pubcomp', messageId: i }));
+        // DUP is only ever set on PUBLISH.
+        assert.equal(codec.dup(codec.ack(codec.PUBREL, i)), gen({ cmd: 'pubrel', messageId: i }));
+      }), { numRuns: RUNS });
+    });
+
+    it('SUBSCRIBE with several filters and per-filter QoS [MQTT-3.8.1-1]', () => {
+      fc.assert(fc.property(id, fc.array(fc.tuple(mqttString(1), qos), { minLength: 1, maxLength: 6 }), (i, subs) => {
+        assert.equal(codec.subscribe(codec.SUBSCRIBE, i, subs),
+          gen({ cmd: 'subscribe', messageId: i, subscriptions: subs.map(([t, q]) => ({ topic: t, qos: q })) }));
+      }), { numRuns: RUNS });
+    });
+
+    it('UNSUBSCRIBE with several filters [MQTT-3.10.1-1]', () => {
+      fc.assert(fc.property(id, fc.array(mqttString(1), { minLength: 1, maxLength: 6 }), (i, filters) => {
+        assert.equal(codec.subscribe(codec.UNSUBSCRIBE, i, filters.map((f) => [f])), gen({ cmd: 'unsubscribe', messageId: i, unsubscriptions: filters }));
+      }), { numRuns: RUNS });
+    });
+
+    it('PINGREQ and DISCONNECT', () => {
+      assert.equal(codec.chr(codec.PINGREQ, 0), gen({ cmd: 'pingreq' }));
+      assert.equal(codec.chr(codec.DISCONNECT, 0), gen({ cmd: 'disconnect' }));
+    });
+  });
+
+  describe('decode: every packet the client receives, through the streaming parser', () => {
+    it('each packet type decodes to the fields mqtt-packet encoded', () => {
+      fc.assert(fc.property(received, (p) => {
+        const r = parseAll([gen(p)]);
+        assert.deepEqual(r.errors, []);
+        assert.deepEqual(r.packets, [expected(p)]);
+      }), { numRuns: RUNS * 2 });
+    });
+
+    it('a stream of several packets split at every offset (two chunks) gives the same packets', () => {
+      fc.assert(fc.property(fc.array(received, { minLength: 2, maxLength: 5 }), (ps) => {
+        const stream = ps.map(gen).join('');
+        const want = ps.map(expected);
+        for (let i = 0; i <= stream.length; i++) {
+          const r = parseAll([stream.slice(0, i), stream.slice(i)]);
+          assert.deepEqual(r.errors, []);
+          assert.deepEqual(r.packets, want, `split at ${i}`);
+        }
+      }), { numRuns: 40 });
+    });
+
+    it('the same stream one byte at a time, and in random chunk sizes, several packets per chunk', () => {
+      fc.assert(fc.property(fc.array(received, { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 600 }), { minLength: 1 }), (ps, sizes) => {
+        const stream = ps.map(gen).join('');
+        const want = ps.map(expected);
+        assert.deepEqual(parseAll(stream.split('')).packets, want);
+        const chunks: string[] = [];
+        for (let i = 0, k = 0; i < stream.length; k++) {
+          const n = sizes[k % sizes.length];
+          chunks.push(stream.slice(i, i + n));
+          i += n;
+        }
+        assert.deepEqual(parseAll(chunks).packets, want);
+      }), { numRuns: 100 });
+    });
+
+    it('remaining length in 4 bytes (a 2 MB PUBLISH), split inside the length field', () => {
+      const payload = 'p'.repeat(2097152);
+      const s = gen({ cmd: 'publish', topic: 'big', payload: bin(payload), qos: 0, retain: false, dup: false });
+      assert.equal(s.charCodeAt(4) & 128, 0);
+      assert.equal(s.charCodeAt(3) & 128, 128); // four length bytes
+      for (const cut of [1, 2, 3, 4, 5]) {
+        const r = parseAll([s.slice(0, cut), s.slice(cut)]);
+        assert.equal(r.packets.length, 1);
+        assert.equal(r.packets[0].payload.length, payload.length);
+      }
+    });
+  });
+
+  describe('refused and malformed input', () => {
+    const puback = (i: number) => gen({ cmd: 'puback', messageId: i });
+
+    it('a packet over the maximum is skipped as it streams past, reported (not fatal), and the next packet still parses', () => {
+      const big = gen({ cmd: 'publish', topic: 't', payload: bin('x'.repeat(1000)), qos: 1, messageId: 7, retain: false, dup: false });
+      const stream = puback(1) + big + puback(2);
+      for (let i = 0; i <= stream.length; i += 37) {
+        const r = parseAll([stream.slice(0, i), stream.slice(i)], 512);
+        assert.deepEqual(r.packets, [{ cmd: 'puback', messageId: 1 }, { cmd: 'puback', messageId: 2 }]);
+        assert.deepEqual(r.errors, [[`packet of ${big.length} bytes over maxPacket 512`, false]]);
+      }
+      // Exactly at the maximum is fine.
+      assert.equal(parseAll([big], big.length).packets.length, 1);
+    });
+
+    const fatal: [string, string][] = [
+      ['a fifth remaining-length byte', '\x30\xff\xff\xff\xff\x01'],
+      ['PUBLISH with QoS 3 [MQTT-3.3.1-4]', '\x36\x05\x00\x01t\x00\x01'],
+      ['PUBLISH QoS 1 with packet id 0 [MQTT-2.3.1-1]', '\x32\x05\x00\x01t\x00\x00'],
+      ['PUBLISH whose topic length runs past the packet', '\x30\x03\x00\x05t'],
+      ['PUBACK with packet id 0 [MQTT-2.3.1-1]', '\x40\x02\x00\x00'],
+      ['PUBREL without its 0010 flags [MQTT-3.6.1-1]', '\x60\x02\x00\x01'],
+      ['PUBACK with reserved flags set [MQTT-2.2.2-2]', '\x41\x02\x00\x01'],
+      ['PUBACK of the wrong length', '\x40\x03\x00\x01\x00'],
+      ['CONNACK with reserved bits in byte 1 [MQTT-3.2.2-1]', '\x20\x02\x02\x00'],
+      ['SUBACK with return code 3 [MQTT-3.9.3-2]', '\x90\x03\x00\x01\x03'],
+      ['SUBACK without return codes', '\x90\x02\x00\x01'],
+      ['PINGRESP with a body', '\xd0\x01\x00'],
+      ['CONNECT (a server-only packet)', gen({ cmd: 'connect', clientId: 'x', protocolId: 'MQTT', protocolVersion: 4 })],
+      ['SUBSCRIBE (a server-only packet)', gen({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 0 }] })],
+      ['PINGREQ (a server-only packet)', gen({ cmd: 'pingreq' })],
+      ['DISCONNECT (a server-only packet)', gen({ cmd: 'disconnect' })],
+      ['reserved type 0', '\x00\x00'],
+      ['reserved type 15', '\xf0\x00'],
+    ];
+    for (const [name, bytes] of fatal) {
+      it(`malformed: ${name} -> fatal error, nothing delivered, later input ignored`, () => {
+        const r = parseAll([puback(1) + bytes, puback(2)]);
+        assert.deepEqual(r.packets, [{ cmd: 'puback', messageId: 1 }]);
+        assert.equal(r.errors.length, 1);
+        assert.equal(r.errors[0][1], true);
+        assert.match(r.errors[0][0], /^malformed /);
+      });
+    }
+  });
+
+  describe('UTF-8', () => {
+    it('toUtf8 matches Buffer for any string without lone surrogates; fromUtf8 inverts it', () => {
+      fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 50 }), (s) => {
+        const u = codec.toUtf8(s);
+        assert.equal(u, Buffer.from(s, 'utf8').toString('latin1'));
+        assert.equal(codec.fromUtf8(u), s);
+      }), { numRuns: RUNS });
+    });
+  });
+});
