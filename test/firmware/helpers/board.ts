@@ -1,0 +1,71 @@
+// Runs the minified client bundle (dist/<board>/mqtt-client.js) on a simulated
+// board and records every client event in the board's global `log`, so tests can
+// wait for and inspect what the application would see.
+import { createBoard, Board } from '../../../boards/sim';
+import { bundleSource } from './bundles';
+
+export interface ClientBoard {
+  board: Board;
+  /** Events so far, as plain JSON: [name, ...args]; errors as their message text. */
+  log(): any[][];
+  /** Events with this name. */
+  events(name: string): any[][];
+  /** Runs code on the board (the client is the global `c`). */
+  run(code: string): any;
+  /** Waits until `pred(log)` holds; fails naming `what` after `ms`. */
+  until(what: string, pred: (log: any[][]) => any, ms?: number): Promise<any>;
+  /** Waits until there are `n` events named `name`; returns them. */
+  waitEvents(name: string, n?: number, ms?: number): Promise<any[][]>;
+  destroy(): void;
+}
+
+/**
+ * A board with the client loaded and created as global `c` from `options`
+ * (JS source of an object literal, so it can use require("net") and functions).
+ * Events are logged; connect() is not called.
+ */
+export function clientBoard(boardName: string, options: string): ClientBoard {
+  const board = createBoard({ board: boardName });
+  board.addModule('mqtt-client', bundleSource(boardName));
+  board.eval(`
+    var log = [];
+    function rec(name) { return function (a, b, c) { log.push([name, a, b, c]); }; }
+    function errText(e) { return e && e.message !== undefined ? String(e.message) : String(e); }
+    var c = require("mqtt-client").create(${options});
+    ['connect', 'offline', 'close', 'reconnect'].forEach(function (n) { c.on(n, rec(n)); });
+    c.on('error', function (e) { log.push(['error', errText(e)]); });
+    c.on('message', function (t, p, i) { log.push(['message', t, p, { qos: i.qos, retain: i.retain, dup: i.dup }]); });
+    // A callback that records its outcome under a name.
+    function cb(name) { return function (err, x) { log.push([name, err ? errText(err) : null, x]); }; }
+  `);
+  const log = () => JSON.parse(board.eval('JSON.stringify(log)')).map((e: any[]) => {
+    while (e.length > 1 && e[e.length - 1] === null) e.pop();
+    return e;
+  });
+  const until = async (what: string, pred: (l: any[][]) => any, ms = 10000) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const l = log();
+      const r = pred(l);
+      if (r) return r;
+      if (board.errors.length) throw new Error(`board error while waiting for ${what}: ${board.errors.join('\n')}`);
+      if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}; log: ${JSON.stringify(l).slice(0, 2000)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const events = (name: string) => log().filter((e) => e[0] === name);
+  return {
+    board,
+    log,
+    events,
+    run: (code) => board.eval(code),
+    until,
+    waitEvents: (name, n = 1, ms) => until(`${n} "${name}" event(s)`, (l) => {
+      const m = l.filter((e) => e[0] === name);
+      return m.length >= n && m;
+    }, ms),
+    destroy: () => board.destroy(),
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
