@@ -61,7 +61,7 @@ export function clientBoard(boardName: string, options: string): ClientBoard {
     run: (code) => board.eval(code),
     until,
     waitEvents: (name, n = 1, ms) => until(`${n} "${name}" event(s)`, (l) => {
-      const m = l.filter((e) => e[0] === name);
+      const m = l.filter((e: any[]) => e[0] === name);
       return m.length >= n && m;
     }, ms),
     destroy: () => board.destroy(),

@@ -68,7 +68,7 @@ export class Peer {
 
   /** Waits for the n-th connection (1-based) to exist and have sent CONNECT. */
   connection(n: number, ms?: number): Promise<PeerConn> {
-    return this.until(`connection #${n}`, () => this.conns.length >= n && this.conns[n - 1].packets.length > 0 && this.conns[n - 1], ms);
+    return this.until(`connection #${n}`, () => (this.conns.length >= n && this.conns[n - 1].packets.length > 0 ? this.conns[n - 1] : null), ms) as Promise<PeerConn>;
   }
 
   async stop(): Promise<void> {
