@@ -38,7 +38,7 @@ export function clientBoard(boardName: string, options: string): ClientBoard {
     // A callback that records its outcome under a name.
     function cb(name) { return function (err, x) { log.push([name, err ? errText(err) : null, x]); }; }
   `);
-  const log = () => JSON.parse(board.eval('JSON.stringify(log)')).map((e: any[]) => {
+  const log = (): any[][] => JSON.parse(board.eval('JSON.stringify(log)')).map((e: any[]) => {
     while (e.length > 1 && e[e.length - 1] === null) e.pop();
     return e;
   });
@@ -53,7 +53,7 @@ export function clientBoard(boardName: string, options: string): ClientBoard {
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  const events = (name: string) => log().filter((e) => e[0] === name);
+  const events = (name: string) => log().filter((e: any[]) => e[0] === name);
   return {
     board,
     log,
