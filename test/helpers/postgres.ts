@@ -69,7 +69,8 @@ export async function startPostgres(): Promise<Postgres | null> {
   const bin = postgresBinDir();
   if (!bin) return null;
   const runAs = unprivilegedUser();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-'));
+  // The unprivileged user must reach the dir: under root, TMPDIR may be private, /tmp is not.
+  const dir = fs.mkdtempSync(path.join(runAs && fs.existsSync('/tmp') ? '/tmp' : os.tmpdir(), 'pg-'));
   if (runAs) fs.chownSync(dir, runAs.uid, runAs.gid);
   const data = path.join(dir, 'data');
   const user = 'hubtest';
