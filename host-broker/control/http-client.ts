@@ -1,0 +1,113 @@
+// A small Node client for the control HTTP API, for HIL tests in another process.
+// Method names follow the programmatic Control API.
+import * as http from 'http';
+import type { FaultRule, FaultSpec, PacketType } from './faults';
+import type { TranscriptEntry } from './transcript';
+
+export interface MessageJson {
+  seq: number; time: number; topic: string; payload: string; payloadBase64: string;
+  qos: 0 | 1 | 2; retain: boolean; fromClientId: string | null;
+}
+
+/** The API answered with an error status; `status` and the server's message are kept. */
+export class ControlApiError extends Error {
+  constructor(readonly status: number, message: string) { super(message); }
+}
+
+type ListenerName = 'tcp' | 'tls' | 'ws';
+
+export class ControlClient {
+  private readonly base: URL;
+
+  /** `baseUrl` like http://127.0.0.1:8081 */
+  constructor(baseUrl: string) {
+    this.base = new URL(baseUrl);
+    if (this.base.protocol !== 'http:') throw new Error(`baseUrl: expected an http:// URL, got ${baseUrl}`);
+  }
+
+  request<T = any>(method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<T> {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return new Promise<T>((resolve, reject) => {
+      const req = http.request({
+        host: this.base.hostname.replace(/^\[|\]$/g, ''), port: this.base.port || 80, method, path,
+        agent: false, // no keep-alive sockets left holding the test process open
+        headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {},
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: any;
+          try { json = text ? JSON.parse(text) : undefined; } catch { return reject(new ControlApiError(res.statusCode ?? 0, `not JSON: ${text.slice(0, 200)}`)); }
+          if ((res.statusCode ?? 500) >= 400) return reject(new ControlApiError(res.statusCode ?? 0, json?.error ?? `HTTP ${res.statusCode}`));
+          resolve(json as T);
+        });
+      });
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`control API: no answer to ${method} ${path} within ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(data);
+    });
+  }
+
+  health() { return this.request<{ ok: boolean; listeners: Record<string, number>; refusingConnectionsForMs: number; pendingWaits: number }>('GET', '/health'); }
+  clients() { return this.request<any[]>('GET', '/clients'); }
+  sessions() { return this.request<any[]>('GET', '/sessions'); }
+
+  disconnect(clientId: string, opts: { abrupt?: boolean } = {}) {
+    return this.request('POST', `/clients/${encodeURIComponent(clientId)}/disconnect`, { abrupt: opts.abrupt ?? true });
+  }
+
+  async transcript(clientId: string, opts: { after?: number } = {}): Promise<TranscriptEntry[]> {
+    const q = opts.after !== undefined ? `?after=${opts.after}` : '';
+    return (await this.request<{ entries: TranscriptEntry[] }>('GET', `/clients/${encodeURIComponent(clientId)}/transcript${q}`)).entries;
+  }
+
+  clearTranscript(clientId?: string) {
+    return clientId === undefined ? this.request('DELETE', '/transcripts') : this.request('DELETE', `/clients/${encodeURIComponent(clientId)}/transcript`);
+  }
+
+  addFault(spec: FaultSpec) { return this.request<FaultRule>('POST', '/faults', spec); }
+  dropNext(spec: { clientId?: string; direction: 'in' | 'out'; cmd: PacketType | '*'; count?: number }) {
+    return this.addFault({ ...spec, action: 'drop' });
+  }
+  delayNext(spec: { clientId?: string; direction: 'in' | 'out'; cmd: PacketType | '*'; count?: number; ms: number }) {
+    return this.addFault({ ...spec, action: 'delay' });
+  }
+  listFaults() { return this.request<FaultRule[]>('GET', '/faults'); }
+  removeFault(id: number) { return this.request('DELETE', `/faults/${id}`); }
+  clearFaults() { return this.request('DELETE', '/faults'); }
+
+  refuseConnections(ms: number) { return this.request<{ refusingForMs: number }>('POST', '/refuse-connections', { ms }); }
+
+  listeners() { return this.request<Record<string, number>>('GET', '/listeners'); }
+  stopListener(name: ListenerName) { return this.request('POST', `/listeners/${name}/stop`); }
+  startListener(name: ListenerName) { return this.request<{ port: number }>('POST', `/listeners/${name}/start`); }
+  restartListener(name: ListenerName, opts: { downMs?: number } = {}) {
+    return this.request<{ port: number }>('POST', `/listeners/${name}/restart`, { downMs: opts.downMs ?? 0 });
+  }
+
+  async messages(opts: { since?: number; filter?: string } = {}): Promise<{ lastSeq: number; messages: MessageJson[] }> {
+    const q = new URLSearchParams();
+    if (opts.since !== undefined) q.set('since', String(opts.since));
+    if (opts.filter !== undefined) q.set('filter', opts.filter);
+    const qs = q.toString();
+    return this.request('GET', `/messages${qs ? `?${qs}` : ''}`);
+  }
+
+  /** Long-polls for the next message on `filter` (or one after `since`); rejects with ControlApiError 408 on timeout. */
+  async waitForMessage(filter: string, opts: { timeoutMs?: number; since?: number } = {}): Promise<MessageJson> {
+    const timeoutMs = opts.timeoutMs ?? 5000;
+    const body: Record<string, unknown> = { filter, timeoutMs };
+    if (opts.since !== undefined) body.since = opts.since;
+    return (await this.request<{ message: MessageJson }>('POST', '/messages/wait', body, timeoutMs + 10_000)).message;
+  }
+
+  publish(msg: { topic: string; payload?: string; payloadBase64?: string; qos?: 0 | 1 | 2; retain?: boolean }) {
+    return this.request('POST', '/publish', msg);
+  }
+
+  devices() { return this.request<any[]>('GET', '/devices'); }
+  disableDevice(id: string) { return this.request<{ kicked: number }>('POST', `/devices/${encodeURIComponent(id)}/disable`); }
+  enableDevice(id: string) { return this.request('POST', `/devices/${encodeURIComponent(id)}/enable`); }
+}

@@ -1,0 +1,230 @@
+// HIL controls over a small local HTTP JSON API (node:http), for tests that run
+// in another process or on another machine. Bound to 127.0.0.1 unless told
+// otherwise: it can disconnect clients and stop listeners, so it is not for
+// open networks. Endpoints: see README.md next to this file.
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+import type { DeviceSecurity } from '../security/device-security';
+import { Control, ObservedMessage, TimeoutError, assertListenerName } from './control';
+import { parseFaultSpec } from './faults';
+
+export interface ControlServerOptions {
+  /** Default 0 (any free port). */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Enables the /devices endpoints. */
+  security?: DeviceSecurity;
+  /** Largest request body; default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+export interface ControlServer {
+  port: number;
+  url: string;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+/** An error the caller caused: answered with its status and message. */
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) { super(message); }
+}
+
+type Handler = (ctx: { params: string[]; query: URLSearchParams; body: any; signal: AbortSignal }) => Promise<unknown> | unknown;
+interface Route { method: string; pattern: RegExp; handler: Handler; status?: number }
+
+export function messageToJson(m: ObservedMessage) {
+  return { seq: m.seq, time: m.time, topic: m.topic, payload: m.payload.toString('utf8'), payloadBase64: m.payload.toString('base64'),
+    qos: m.qos, retain: m.retain, fromClientId: m.fromClientId };
+}
+
+function intParam(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new HttpError(400, `${name}: expected an integer >= 0, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function field<T>(body: any, name: string, check: (v: unknown) => boolean, expected: string, def?: T): T {
+  const v = body?.[name];
+  if (v === undefined) {
+    if (def !== undefined) return def;
+    throw new HttpError(400, `${name}: required (${expected})`);
+  }
+  if (!check(v)) throw new HttpError(400, `${name}: expected ${expected}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+const isNonNegInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+
+function routes(control: Control, security?: DeviceSecurity): Route[] {
+  const r: Route[] = [];
+  const add = (method: string, path: string, handler: Handler, status?: number) => {
+    // ':x' segments capture one URL-encoded path segment.
+    r.push({ method, pattern: new RegExp('^' + path.replace(/:[a-z]+/g, '([^/]+)') + '$'), handler, status });
+  };
+  const needSecurity = () => {
+    if (!security) throw new HttpError(404, 'device security is not enabled on this broker');
+    return security;
+  };
+
+  add('GET', '/health', () => ({ ok: true, listeners: control.listeners(), refusingConnectionsForMs: control.refusingFor(), pendingWaits: control.pendingWaits() }));
+  add('GET', '/clients', () => control.clients());
+  add('GET', '/sessions', () => control.sessions());
+  add('POST', '/clients/:id/disconnect', ({ params, body }) => {
+    const abrupt = field<boolean>(body, 'abrupt', (v) => typeof v === 'boolean', 'true or false', true);
+    if (!control.disconnect(params[0], { abrupt })) throw new HttpError(404, `client ${params[0]} is not connected`);
+    return { disconnected: params[0], abrupt };
+  });
+  add('GET', '/clients/:id/transcript', ({ params, query }) => ({ clientId: params[0], entries: control.transcript(params[0], { after: intParam(query, 'after') }) }));
+  add('DELETE', '/clients/:id/transcript', ({ params }) => { control.clearTranscript(params[0]); return { cleared: params[0] }; });
+  add('DELETE', '/transcripts', () => { control.clearTranscript(); return { cleared: 'all' }; });
+
+  add('GET', '/faults', () => control.listFaults());
+  add('POST', '/faults', ({ body }) => {
+    try { return control.addFault(parseFaultSpec(body)); } catch (err: any) { throw new HttpError(400, err.message); }
+  }, 201);
+  add('DELETE', '/faults', () => { control.clearFaults(); return { cleared: 'all' }; });
+  add('DELETE', '/faults/:id', ({ params }) => {
+    const id = Number(params[0]);
+    if (!control.removeFault(id)) throw new HttpError(404, `no fault rule ${params[0]}`);
+    return { removed: id };
+  });
+  add('POST', '/refuse-connections', ({ body }) => {
+    const ms = field<number>(body, 'ms', (v) => isNonNegInt(v) && (v as number) <= 86_400_000, 'an integer 0..86400000 (ms; 0 accepts again)');
+    control.refuseConnections(ms);
+    return { refusingForMs: control.refusingFor() };
+  });
+
+  add('GET', '/listeners', () => control.listeners());
+  const listener = (name: string) => {
+    try { assertListenerName(name); } catch (err: any) { throw new HttpError(400, err.message); }
+    return name;
+  };
+  add('POST', '/listeners/:name/stop', async ({ params }) => { await control.stopListener(listener(params[0])); return { listener: params[0], running: false }; });
+  add('POST', '/listeners/:name/start', async ({ params }) => ({ listener: params[0], running: true, port: await control.startListener(listener(params[0])) }));
+  add('POST', '/listeners/:name/restart', async ({ params, body }) => {
+    const downMs = field<number>(body, 'downMs', (v) => isNonNegInt(v) && (v as number) <= 600_000, 'an integer 0..600000', 0);
+    return { listener: params[0], running: true, port: await control.restartListener(listener(params[0]), { downMs }) };
+  });
+
+  add('GET', '/messages', ({ query }) => {
+    const filter = query.get('filter') ?? undefined;
+    let msgs: ObservedMessage[];
+    try { msgs = control.messages({ since: intParam(query, 'since'), filter }); } catch (err: any) { throw new HttpError(400, err.message); }
+    return { lastSeq: control.lastMessageSeq(), messages: msgs.map(messageToJson) };
+  });
+  add('POST', '/messages/wait', async ({ body, signal }) => {
+    const filter = field<string>(body, 'filter', (v) => typeof v === 'string', 'a topic filter');
+    const timeoutMs = field<number>(body, 'timeoutMs', (v) => isNonNegInt(v) && (v as number) <= 600_000, 'an integer 0..600000', 5000);
+    const since = body?.since === undefined ? undefined : field<number>(body, 'since', isNonNegInt, 'an integer >= 0');
+    try {
+      return { message: messageToJson(await control.waitForMessage(filter, { timeoutMs, since, signal })) };
+    } catch (err: any) {
+      if (err instanceof TimeoutError) throw new HttpError(408, err.message);
+      if (/^filter: /.test(err.message)) throw new HttpError(400, err.message);
+      throw err;
+    }
+  });
+  add('POST', '/publish', async ({ body }) => {
+    const topic = field<string>(body, 'topic', (v) => typeof v === 'string', 'a topic name');
+    if (body.payload !== undefined && body.payloadBase64 !== undefined) throw new HttpError(400, 'payload, payloadBase64: give one, not both');
+    const payload = body.payloadBase64 !== undefined
+      ? Buffer.from(field<string>(body, 'payloadBase64', (v) => typeof v === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(v), 'a base64 string'), 'base64')
+      : Buffer.from(field<string>(body, 'payload', (v) => typeof v === 'string', 'a string', ''));
+    const qos = field<0 | 1 | 2>(body, 'qos', (v) => v === 0 || v === 1 || v === 2, '0, 1 or 2', 0);
+    const retain = field<boolean>(body, 'retain', (v) => typeof v === 'boolean', 'true or false', false);
+    try { await control.publish({ topic, payload, qos, retain }); } catch (err: any) { throw new HttpError(400, err.message); }
+    return { published: topic, bytes: payload.length };
+  });
+
+  add('GET', '/devices', () => needSecurity().registry.list());
+  add('POST', '/devices/:id/disable', ({ params }) => {
+    const sec = needSecurity();
+    if (!sec.registry.get(params[0])) throw new HttpError(404, `device ${params[0]} does not exist`);
+    return { device: params[0], enabled: false, kicked: sec.disable(params[0]) };
+  });
+  add('POST', '/devices/:id/enable', ({ params }) => {
+    const sec = needSecurity();
+    if (!sec.registry.get(params[0])) throw new HttpError(404, `device ${params[0]} does not exist`);
+    sec.enable(params[0]);
+    return { device: params[0], enabled: true };
+  });
+  return r;
+}
+
+function readBody(req: http.IncomingMessage, max: number): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) { reject(new HttpError(413, `request body over ${max} bytes`)); req.destroy(); return; }
+      chunks.push(c);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.trim() === '') return resolve({});
+      try {
+        const v = JSON.parse(text);
+        if (!v || typeof v !== 'object' || Array.isArray(v)) return reject(new HttpError(400, 'body: expected a JSON object'));
+        resolve(v);
+      } catch (err: any) {
+        reject(new HttpError(400, `body: not valid JSON (${err.message})`));
+      }
+    });
+  });
+}
+
+export async function startControlServer(control: Control, opts: ControlServerOptions = {}): Promise<ControlServer> {
+  const table = routes(control, opts.security);
+  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  const server = http.createServer(async (req, res) => {
+    const send = (status: number, value: unknown) => {
+      if (res.headersSent || res.destroyed) return;
+      const body = JSON.stringify(value);
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    const aborter = new AbortController();
+    res.on('close', () => { if (!res.writableFinished) aborter.abort(); });
+    try {
+      const url = new URL(req.url ?? '/', 'http://control.local');
+      const matches = table.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
+      if (matches.length === 0) throw new HttpError(404, `no endpoint ${url.pathname}; see host-broker/control/README.md`);
+      const hit = matches.find((x) => x.r.method === req.method);
+      if (!hit) {
+        res.setHeader('allow', matches.map((x) => x.r.method).join(', '));
+        throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`);
+      }
+      const body = req.method === 'POST' ? await readBody(req, maxBody) : {};
+      let params: string[];
+      try { params = hit.m!.slice(1).map((p) => decodeURIComponent(p)); } catch { throw new HttpError(400, 'path: bad percent-encoding'); }
+      const out = await hit.r.handler({ params, query: url.searchParams, body, signal: aborter.signal });
+      send(hit.r.status ?? 200, out);
+    } catch (err: any) {
+      if (err instanceof HttpError) send(err.status, { error: err.message });
+      else send(500, { error: String(err && err.message ? err.message : err) });
+    }
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 0; // long polls (POST /messages/wait) may take up to their timeoutMs
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    port: addr.port,
+    url: `http://${host}:${addr.port}`,
+    server,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
