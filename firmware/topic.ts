@@ -17,19 +17,17 @@ const utf8Length = (s: string) => {
   return n;
 };
 
-/** Byte length on the wire. ESP builds hold strings as raw UTF-8 bytes already. */
-const wireLength = (s: string) => typeof BOARD_UNICODE != 'undefined' && !BOARD_UNICODE ? s.length : utf8Length(s);
-
 // Shared by both checks so the board carries the messages once.
 const check = (s: string, kind: string, filter: boolean) => {
   const w = /[+#]/.exec(s);
   if (typeof s != 'string' || s == '') return kind + ' is empty';
   if (s.indexOf('\0') >= 0) return kind + ' contains U+0000';
-  if (wireLength(s) > 65535) return kind + ' over 65535 bytes';
+  // Bytes on the wire: ESP builds hold strings as raw UTF-8 bytes already.
+  if ((typeof BOARD_UNICODE != 'undefined' && !BOARD_UNICODE ? s.length : utf8Length(s)) > 65535) return kind + ' over 65535 bytes';
   if (!filter) return w ? kind + " contains wildcard '" + w[0] + "'" : null;
   // A wildcard next to anything but '/' (or a '#' with anything after it) is not alone in its level.
-  if (/[^/]#|#./.test(s)) return kind + ": '#' must be last and alone in its level";
-  if (/[^/]\+|\+[^/]/.test(s)) return kind + ": '+' must be alone in its level";
+  if (/[^/]#|#./.test(s)) return kind + ": '#' must be last, a whole level";
+  if (/[^/]\+|\+[^/]/.test(s)) return kind + ": '+' must be a whole level";
   return null;
 };
 

@@ -20,7 +20,7 @@ export const wellFormed = (h: number, b: string) => {
   if (t == T_PUBLISH) return (f & 6) < 6 && n >= id + (f & 6 ? 4 : 2) && (f & 6 ? u16at(b, id + 2) : 1) > 0;
   if (t == T_PINGRESP) return !(f | n);
   // SUBACK return codes are 0, 1, 2 or 0x80 [MQTT-3.9.3-2].
-  if (t == T_SUBACK) return !f && n > 2 && id > 0 && b.substr(2).split('').every((c) => c.charCodeAt(0) < 3 || c.charCodeAt(0) == 128);
+  if (t == T_SUBACK) return !f && n > 2 && id > 0 && b.substr(2).split('').every((c: any) => (c = c.charCodeAt(0)) < 3 || c == 128);
   // CONNACK: only the session-present bit may be set [MQTT-3.2.2-1]; acks carry a non-zero id.
   return (TWO_BYTE_TYPES >> t & 1) > 0 && n == 2 && f == (t == T_PUBREL ? 2 : 0) && (t > 2 ? id > 0 : id < 512);
 };
@@ -49,7 +49,7 @@ export const parser = (max: number, onPacket: (h: number, body: string) => void,
       for (n = 0, m = 1, i = 1; ; m *= 128) {
         if (i > 4) {
           skip = 1 / 0;
-          return onError('malformed remaining length', true);
+          return onError('malformed length', true);
         }
         if (i >= buf.length) return;
         c = buf.charCodeAt(i++);

@@ -42,8 +42,9 @@ export const connect = (o: ConnectOptions, keepalive: number) => {
   let p: string;
   if (w) {
     p = w.payload || '';
-    f |= 4 | (w.qos as number) << 3 | (w.retain ? 32 : 0);
-    b += str(w.topic) + u16(p.length) + p;
+    f |= 4 | (w.qos as number) << 3 | +!!w.retain << 5;
+    // The payload is binary: no UTF-8 step (which str() only does on unicode builds).
+    b += str(w.topic) + (BOARD_UNICODE ? u16(p.length) + p : str(p));
   }
   if (o.username != null) {
     f |= 128;
@@ -58,10 +59,10 @@ export const connect = (o: ConnectOptions, keepalive: number) => {
 
 /** PUBLISH without DUP (see dup()); `id` is ignored for QoS 0. */
 export const publish = (topic: string, payload: string, qos: number, retain: any, id: number) =>
-  packet(PUBLISH | qos << 1 | (retain ? 1 : 0), str(topic) + (qos ? u16(id) : '') + payload);
+  packet(PUBLISH | qos << 1 | +!!retain, str(topic) + (qos ? u16(id) : '') + payload);
 
-/** The same packet with DUP set if it is a PUBLISH, for a resend [MQTT-3.3.1-1]. */
-export const dup = (p: string) => p.charCodeAt(0) >> 4 == 3 ? chr(p.charCodeAt(0) | 8) + p.substr(1) : p;
+/** The same packet with DUP set if it is a PUBLISH (first byte below 0x40), for a resend [MQTT-3.3.1-1]. */
+export const dup = (p: string) => p < '@' ? chr(p.charCodeAt(0) | 8) + p.substr(1) : p;
 
 /**
  * SUBSCRIBE (h = 0x82, from [filter, qos] pairs) or UNSUBSCRIBE (h = 0xa2, the

@@ -15,17 +15,18 @@ import { full } from './outbox';
 type Cb = ((err: any, x?: any) => void) | undefined | 0;
 
 export const create = (o: any) => {
-  // Link: the socket (0 when down), CONNACK accepted, end() called, timers, reconnect attempts.
-  let sock: any = 0;
-  let up = 0;
-  let ended = 0;
+  // Link: the socket (falsy when down), CONNACK accepted, end() called, timers,
+  // reconnect attempts. Flags start undefined (falsy): no initialiser bytes.
+  let sock: any;
+  let up: any;
+  let ended: any;
   let pingTimer: any;
   let retryTimer: any;
   let tries = 0;
-  // Keepalive: wrote / heard something since the last tick; silent ticks.
-  let tx = 0;
-  let rx = 0;
-  let miss = 0;
+  // Keepalive: wrote / heard something since the last tick; silent ticks (reset in open()).
+  let tx: any;
+  let rx: any;
+  let miss: any;
   // Send queue of [id, packet, callback, extra]; q[0..sent) is written on this link.
   const q: any[][] = [];
   let sent = 0;
@@ -144,7 +145,7 @@ export const create = (o: any) => {
       return subs.forEach((s) => s[2] && topicMatches(s[0], e) && s[2](e, b, f));
     }
     if (FEATURE_QOS2 && t == T_PUBREL) {
-      release(rel, id);
+      rel = release(rel, id);
       return write(ack(PUBCOMP, id));
     }
     // An acknowledgement: find its entry among those written.
@@ -185,7 +186,7 @@ export const create = (o: any) => {
         if (k) pingTimer = setInterval(() => {
           // Silent for a whole tick after a probe: the link is dead.
           if (rx) miss = 0;
-          else if (miss++) return drop(error('keepalive: no answer in ' + k + ' s'));
+          else if (miss++) return drop(error('keepalive timeout'));
           if (up && (!tx || miss)) write(chr(PINGREQ, 0));
           tx = rx = 0;
         }, k * 500);
@@ -202,7 +203,7 @@ export const create = (o: any) => {
 
   const subOrUnsub = (h: number, filters: any, opts: any, cb: Cb, handler: any) => {
     const l: any[][] = [];
-    const op = h == SUBSCRIBE ? 'subscribe: ' : 'unsubscribe: ';
+    const op = (h == SUBSCRIBE ? '' : 'un') + 'subscribe: ';
     let x: any;
     let err: any;
     if (typeof filters == 'string') filters = [filters];
@@ -220,13 +221,11 @@ export const create = (o: any) => {
     refused: 0,
     on(n: string, f: any) {
       (ev[n] = ev[n] || []).push(f);
-      return c;
     },
     connect() {
       ended = 0;
       clearTimeout(retryTimer);
       if (!sock) open();
-      return c;
     },
     publish(topic: string, payload: any, opts: any, cb: Cb) {
       const qos = (opts = opts || {}).qos || 0;

@@ -11,10 +11,13 @@ export const nextId = (q: any[][], last: number) => {
   return last;
 };
 
-/** Packet type that acknowledges an encoded packet: PUBLISH QoS 1 -> PUBACK, QoS 2 -> PUBREC, PUBREL -> PUBCOMP, SUBSCRIBE -> SUBACK, UNSUBSCRIBE -> UNSUBACK. */
+/**
+ * Packet type that acknowledges a queued packet: PUBLISH (first byte below 0x40)
+ * QoS 1 -> PUBACK, QoS 2 -> PUBREC; PUBREL -> PUBCOMP, SUBSCRIBE -> SUBACK, UNSUBSCRIBE -> UNSUBACK.
+ */
 export const ackType = (p: string) => {
   const h = p.charCodeAt(0);
-  return (h >> 4) + (h >> 4 == 3 ? h >> 1 & 3 : 1);
+  return h < 64 ? 3 + (h >> 1 & 3) : (h >> 4) + 1;
 };
 
 /**
@@ -23,7 +26,5 @@ export const ackType = (p: string) => {
  */
 export const remember = (ids: number[], id: number) => ids.indexOf(id) < 0 && ids.push(id) > 0;
 
-/** PUBREL arrived: forget `id`. */
-export const release = (ids: number[], id: number) => {
-  if (ids.indexOf(id) >= 0) ids.splice(ids.indexOf(id), 1);
-};
+/** PUBREL arrived: the ids without `id`. */
+export const release = (ids: number[], id: number) => ids.filter((x) => x != id);
