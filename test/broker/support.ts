@@ -33,6 +33,16 @@ export function mqttClient(url: string, opts: mqtt.IClientOptions = {}): Promise
   return mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
 }
 
+/** Resolves with the reason once an MQTT.js client fails to connect; rejects if it connects. */
+export function connectFails(url: string, opts: mqtt.IClientOptions = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, ...opts });
+    c.on('connect', () => { c.end(true); reject(new Error('connected, but should have failed')); });
+    c.on('error', (e) => { c.end(true); resolve(e.message); });
+    c.on('close', () => { c.end(true); resolve('closed'); });
+  });
+}
+
 /** A raw MQTT 3.1.1 peer. */
 export class RawClient {
   readonly packets: Packet[] = [];
