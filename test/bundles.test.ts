@@ -43,6 +43,7 @@ describe('bundle check: the checker', () => {
     ['call through a function that uses a later one', 'function a() { return b(); } a(); function b() {}', 'use before declaration'],
     ['IIFE runs before the declaration', '(function () { f(); })(); function f() {}', 'use before declaration'],
     ['Map', 'var m = new Map();', 'Map'],
+    ['RangeError (missing on the board)', 'throw new RangeError("r");', 'RangeError'],
     ['Set', 'var s = new Set([1]);', 'Set'],
     ['WeakMap', 'var w = new WeakMap();', 'WeakMap'],
     ['Symbol', 'var s = Symbol("x");', 'Symbol'],

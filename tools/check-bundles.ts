@@ -22,7 +22,7 @@ export interface Finding {
 
 type Node = acorn.Node & Record<string, any>;
 
-const MISSING_GLOBALS = ['Map', 'Set', 'WeakMap', 'WeakSet', 'Symbol', 'Buffer', 'TextEncoder', 'TextDecoder', 'Proxy',
+const MISSING_GLOBALS = ['RangeError', 'EvalError', 'URIError', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Symbol', 'Buffer', 'TextEncoder', 'TextDecoder', 'Proxy',
   'Reflect', 'BigInt', 'WeakRef', 'FinalizationRegistry', 'queueMicrotask', 'setImmediate', 'structuredClone'];
 const MISSING_STATICS: Record<string, string[]> = {
   Array: ['from', 'of'],

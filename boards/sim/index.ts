@@ -62,6 +62,7 @@ let runtimeSource: string | null = null;
 
 interface Runtime {
   fireTimer(id: number): void;
+  runDeferred(): void;
   socketEvent(id: number, type: SocketEventType, a?: unknown, b?: unknown): void;
   errorText(e: unknown): string;
   roots(): object[];
@@ -85,6 +86,7 @@ export function createBoard(options: BoardOptions): Board {
     : null;
   const temperature = options.temperature ?? defaultTemperature();
   let destroyed = false;
+  let deferPending: NodeJS.Immediate | null = null;
 
   const simNet = new SimNet({
     chunkSize: profile.chunkSize,
@@ -109,6 +111,13 @@ export function createBoard(options: BoardOptions): Board {
     log: (line: string) => { output.push(line); print(line); },
     uncaught: (line: string) => { errors.push(line); print(line); },
     now: () => Date.now(),
+    defer: () => {
+      if (deferPending || destroyed) return;
+      deferPending = setImmediate(() => {
+        deferPending = null;
+        if (!destroyed) rt.runDeferred();
+      });
+    },
     temperature: () => temperature(),
     timerStart: (id: number, ms: number, repeat: boolean) => {
       if (destroyed) return;
@@ -222,6 +231,7 @@ export function createBoard(options: BoardOptions): Board {
       destroyed = true;
       for (const t of timers.values()) { clearTimeout(t); clearInterval(t); }
       timers.clear();
+      if (deferPending) clearImmediate(deferPending);
       simNet.destroy();
     },
   };

@@ -238,7 +238,8 @@ export class SimNet {
 
   /** Returns an error message when the board's net.connect must throw, else ''. */
   connect(id: number, host: string, port: number, secure: boolean, tlsOptions: TlsOptions): string {
-    if (this.o.faults.refuse && this.o.refuseThrows) return `Unable to connect to ${host}:${port}`;
+    // What the Linux build throws (it also prints "ERROR: Connect failed (err 111)").
+    if (this.o.faults.refuse && this.o.refuseThrows) return 'Unable to create socket';
     const link = new Link(id, secure, this.o);
     this.links.set(id, link);
     if (this.o.faults.refuse) {

@@ -44,7 +44,7 @@ describe('sim: faults on demand', () => {
     const peer = await peerOf();
     const board = boardOf('linux');
     board.faults.refuseConnects(true);
-    assert.throws(() => board.eval(connectScript(peer.port)), /Error: Unable to connect/);
+    assert.throws(() => board.eval(connectScript(peer.port)), /InternalError: Unable to create socket/);
   });
 
   it('setChunkSize splits what arrives', async () => {

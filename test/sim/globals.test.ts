@@ -6,7 +6,7 @@ describe('sim: the board context has what Espruino has and nothing more', () => 
   let board: Board;
   afterEach(() => board?.destroy());
 
-  const missing = ['Buffer', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Symbol', 'TextEncoder', 'TextDecoder', 'Proxy',
+  const missing = ['RangeError', 'EvalError', 'URIError', 'Buffer', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Symbol', 'TextEncoder', 'TextDecoder', 'Proxy',
     'Reflect', 'BigInt', 'queueMicrotask', 'setImmediate', 'structuredClone', 'global', 'window', 'Intl'];
   for (const name of missing) {
     it(`has no ${name}`, () => {
@@ -77,13 +77,34 @@ describe('sim: the board context has what Espruino has and nothing more', () => 
     assert.equal(board.eval('Object.getPrototypeOf(process.memory()) === Object.prototype'), true);
   });
 
-  it('has Espruino quirks: no e.name, TypeError is not an Error, every object has on/emit', () => {
+  it('has Espruino quirks: no e.name, TypeError is not an Error, InternalError', () => {
     board = createBoard({ board: 'esp32' });
     assert.equal(board.eval('new Error("x").name'), undefined);
     assert.equal(board.eval('new TypeError("x") instanceof Error'), false);
-    assert.equal(board.eval('String(new TypeError("x"))'), 'Error: x');
-    assert.equal(board.eval('var o = {}, got; o.on("ev", function (a, b) { got = a + b; }); o.emit("ev", 1, 2); got'), 3);
-    assert.equal(board.eval('Object.keys(o).length'), 0, 'listeners are hidden like #onev');
+    assert.equal(board.eval('String(new TypeError("x"))'), 'TypeError: x');
+    assert.equal(board.eval('String(new Error())'), 'Error');
+    assert.equal(board.eval('String(new InternalError("i")) + (new InternalError("i") instanceof Error)'), 'InternalError: ifalse');
+  });
+
+  it('every object has on/emit; emit runs the listeners later, and they show as "#on<event>" properties', async () => {
+    board = createBoard({ board: 'esp32' });
+    board.eval('var o = { a: 1 }, got = []; o.on("ev", function (a, b) { got.push(a + b); }); o.prependListener("ev", function () { got.push(0); });');
+    assert.equal(board.eval('o.emit("ev", 1, 2); got.length'), 0, 'not synchronously');
+    await until('the listeners', () => board.eval('got.length') === 2);
+    assert.deepEqual([...board.eval('got')], [0, 3]);
+    assert.deepEqual([...board.eval('Object.keys(o)')], ['a', '#onev']);
+    board.eval('o.removeAllListeners("ev")');
+    assert.deepEqual([...board.eval('Object.keys(o)')], ['a']);
+  });
+
+  it('clearTimeout(undefined) throws; clearTimeout() clears every timer', async () => {
+    board = createBoard({ board: 'esp32' });
+    assert.throws(() => board.eval('clearTimeout(undefined)'), /Error: clearTimeout\(undefined\) not allowed\. Use clearTimeout\(\) instead/);
+    assert.throws(() => board.eval('var t; clearInterval(t)'), /clearInterval\(undefined\) not allowed/);
+    board.eval('clearTimeout(null); clearTimeout(0); clearTimeout(12345);');
+    board.eval('var fired = 0; setTimeout(function () { fired++; }, 5); setInterval(function () { fired++; }, 5); clearTimeout();');
+    await sleep(30);
+    assert.equal(board.eval('fired'), 0);
   });
 
   it('strings are bytes on ESP builds and unicode on Linux', () => {
@@ -142,13 +163,13 @@ describe('sim: the board context has what Espruino has and nothing more', () => 
       board = createBoard({ board: 'esp32' });
       board.eval('setTimeout(function () { throw "str"; }, 1); setTimeout(function () { undefined.x; }, 2);');
       await until('two errors', () => board.errors.length === 2);
-      assert.equal(board.errors[0], 'Uncaught "str"');
+      assert.equal(board.errors[0], 'Uncaught str');
       assert.match(board.errors[1], /^Uncaught TypeError: /);
     });
 
     it('eval throws a Node Error with the board text and records nothing', () => {
       board = createBoard({ board: 'esp32' });
-      assert.throws(() => board.eval('throw new RangeError("r")'), (e: Error) => e instanceof Error && e.message === 'RangeError: r');
+      assert.throws(() => board.eval('throw new TypeError("r")'), (e: Error) => e instanceof Error && e.message === 'TypeError: r');
       assert.deepEqual(board.errors, []);
     });
 

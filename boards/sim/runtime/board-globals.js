@@ -31,22 +31,28 @@
     [Object, 'fromEntries'], [Promise.prototype, 'finally'], [Array.prototype, 'flatMap'],
     [String.prototype, 'padEnd'], [Error, 'captureStackTrace']];
   missingProps.forEach(function (p) { delete p[0][p[1]]; });
-  // `e.name` is undefined and `new TypeError() instanceof Error` is false on the board.
-  var errorToString = Error.prototype.toString;
-  [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError].forEach(function (C) {
+  // `e.name` is undefined, `new TypeError() instanceof Error` is false, and
+  // RangeError / EvalError / URIError do not exist; InternalError does (measured).
+  function InternalError(message) {
+    if (!(this instanceof InternalError)) return new InternalError(message);
+    if (message !== undefined) this.message = message;
+  }
+  G.InternalError = InternalError;
+  [['Error', Error], ['TypeError', TypeError], ['SyntaxError', SyntaxError], ['ReferenceError', ReferenceError],
+    ['InternalError', InternalError]].forEach(function (pair) {
+    var label = pair[0], C = pair[1];
     delete C.prototype.name;
-    if (C !== Error) {
-      Object.setPrototypeOf(C.prototype, Object.prototype);
-      hidden(C.prototype, 'toString', errorToString);
-    }
+    if (C !== Error) Object.setPrototypeOf(C.prototype, Object.prototype);
+    hidden(C.prototype, 'toString', function () {
+      var m = hasOwn.call(this, 'message') ? this.message : undefined;
+      return label + (m === undefined ? '' : ': ' + m);
+    });
   });
+  delete G.RangeError;
+  delete G.EvalError;
+  delete G.URIError;
 
   function errorText(e) {
-    if (e !== null && typeof e === 'object' && typeof e.message === 'string') {
-      var ctor = e.constructor && e.constructor.name;
-      return (ctor || 'Error') + ': ' + e.message;
-    }
-    if (typeof e === 'string') return jsonStringify(e);
     try { return String(e); } catch (_) { return '?'; }
   }
 
@@ -60,51 +66,57 @@
   }
 
   // ---- Events on every object, as Espruino has them on Object.prototype ----
-  function listenersOf(obj, create) {
-    if (!hasOwn.call(obj, '__ev')) {
-      if (!create) return null;
-      hidden(obj, '__ev', {});
-    }
-    return obj.__ev;
+  // Listeners live in an ordinary property "#on<event>" (visible to Object.keys,
+  // for..in and JSON, as on the board): the function itself, or an array of them.
+  function listeners(obj, event) {
+    var key = '#on' + event;
+    if (!hasOwn.call(obj, key)) return [];
+    var v = obj[key];
+    return isArray(v) ? v.slice() : [v];
+  }
+  function setListeners(obj, event, list) {
+    var key = '#on' + event;
+    if (!list.length) delete obj[key];
+    else obj[key] = list.length === 1 ? list[0] : list;
   }
   hidden(Object.prototype, 'on', function (event, listener) {
-    var ev = listenersOf(this, true);
-    var key = '#on' + event;
-    if (!ev[key]) ev[key] = [];
-    ev[key].push(listener);
-    return this;
+    var list = listeners(this, event);
+    list.push(listener);
+    setListeners(this, event, list);
   });
-  hidden(Object.prototype, 'emit', function (event) {
-    var ev = listenersOf(this, false);
-    var list = ev && ev['#on' + event];
-    if (!list || !list.length) return false;
-    var args = [];
-    for (var i = 1; i < arguments.length; i++) args.push(arguments[i]);
-    var copy = list.slice();
-    for (var j = 0; j < copy.length; j++) copy[j].apply(this, args);
-    return true;
+  hidden(Object.prototype, 'addListener', Object.prototype.on);
+  hidden(Object.prototype, 'prependListener', function (event, listener) {
+    var list = listeners(this, event);
+    list.unshift(listener);
+    setListeners(this, event, list);
   });
   hidden(Object.prototype, 'removeListener', function (event, listener) {
-    var ev = listenersOf(this, false);
-    var list = ev && ev['#on' + event];
-    if (list) {
-      var i = list.indexOf(listener);
-      if (i >= 0) list.splice(i, 1);
-    }
-    return this;
+    var list = listeners(this, event);
+    var i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+    setListeners(this, event, list);
   });
   hidden(Object.prototype, 'removeAllListeners', function (event) {
-    var ev = listenersOf(this, false);
-    if (!ev) return this;
-    if (event === undefined) { for (var k in ev) delete ev[k]; } else delete ev['#on' + event];
-    return this;
+    if (event !== undefined) { delete this['#on' + event]; return; }
+    for (var k in this) if (hasOwn.call(this, k) && k.indexOf('#on') === 0) delete this[k];
   });
-  // Host-side emit: each listener runs guarded, like an event from Espruino's idle loop.
+  // emit() on the board queues the listeners for its idle loop: they run after the caller returns.
+  var deferred = [];
+  hidden(Object.prototype, 'emit', function (event) {
+    var args = [];
+    for (var i = 1; i < arguments.length; i++) args.push(arguments[i]);
+    var list = listeners(this, event);
+    for (var j = 0; j < list.length; j++) deferred.push([list[j], this, args]);
+    if (list.length) host.defer();
+  });
+  function runDeferred() {
+    var batch = deferred;
+    deferred = [];
+    for (var i = 0; i < batch.length; i++) guard(batch[i][0], batch[i][1], batch[i][2]);
+  }
+  // Host-side events (sockets, Wi-Fi) already arrive one per turn of the loop: run them now.
   function fire(obj, event, args) {
-    var ev = listenersOf(obj, false);
-    var list = ev && ev['#on' + event];
-    if (!list) return;
-    list = list.slice();
+    var list = listeners(obj, event);
     for (var i = 0; i < list.length; i++) guard(list[i], obj, args);
   }
 
@@ -159,14 +171,20 @@
     host.timerStart(id, Math.max(0, Number(ms) || 0), repeat);
     return id;
   }
-  function removeTimer(id) {
-    if (id === undefined || id === null) return;
-    if (timers[id]) { delete timers[id]; host.timerStop(id); }
+  // clearTimeout() with no argument clears every timer; clearTimeout(undefined) throws (measured, 2v29).
+  function removeTimer(name, args) {
+    if (!args.length) {
+      for (var k in timers) { delete timers[k]; host.timerStop(Number(k)); }
+      return;
+    }
+    var id = args[0];
+    if (id === undefined) throw new Error(name + '(undefined) not allowed. Use ' + name + '() instead');
+    if (hasOwn.call(timers, id)) { delete timers[id]; host.timerStop(Number(id)); }
   }
   G.setTimeout = function setTimeout(fn, ms) { return addTimer(fn, ms, arguments, false); };
   G.setInterval = function setInterval(fn, ms) { return addTimer(fn, ms, arguments, true); };
-  G.clearTimeout = function clearTimeout(id) { removeTimer(id); };
-  G.clearInterval = function clearInterval(id) { removeTimer(id); };
+  G.clearTimeout = function clearTimeout() { removeTimer('clearTimeout', arguments); };
+  G.clearInterval = function clearInterval() { removeTimer('clearInterval', arguments); };
   G.changeInterval = function changeInterval(id, ms) {
     if (timers[id]) { host.timerStop(id); host.timerStart(id, Math.max(0, Number(ms) || 0), timers[id].repeat); }
   };
@@ -280,7 +298,7 @@
     var err = host.netConnect(id, String(o.host === undefined ? 'localhost' : o.host), Number(o.port) || 0, secure, tlsOpts);
     if (err) {
       delete sockets[id];
-      throw new Error(err);
+      throw new InternalError(err);
     }
     return sock;
   }
@@ -478,6 +496,7 @@
 
   return {
     fireTimer: fireTimer,
+    runDeferred: runDeferred,
     socketEvent: socketEvent,
     errorText: errorText,
     // What memory() walks besides the globals: state only these closures hold.
