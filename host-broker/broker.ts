@@ -152,7 +152,8 @@ export class Broker extends EventEmitter {
 
   /** Publishes a hub event (unless events are off) and emits it as 'hubEvent'. */
   hubEvent(ev: HubEvent): void {
-    this.log.warn({ hubEvent: ev }, ev.message);
+    const level = ev.severity === 'error' ? 'error' : ev.severity === 'warning' ? 'warn' : 'info';
+    this.log[level]({ hubEvent: ev }, ev.message);
     this.emit('hubEvent', ev);
     if (!this.events.enabled || this.closed) return;
     try {
@@ -345,7 +346,7 @@ export class Broker extends EventEmitter {
         const qos = Math.min(subQos, msg.qos) as QoS;
         if (qos === 0) {
           // QoS 0 is not queued for offline clients.
-          if (s.conn && s.conn.state === 'connected') immediate.push({ conn: s.conn, packet: { cmd: 'publish', topic: msg.topic, payload: msg.payload, qos: 0, retain: false, dup: false } });
+          if (s.conn && s.conn.acceptsQos0) immediate.push({ conn: s.conn, packet: { cmd: 'publish', topic: msg.topic, payload: msg.payload, qos: 0, retain: false, dup: false } });
           continue;
         }
         if (s.enqueue({ topic: msg.topic, payload: msg.payload, qos }, this.limits.maxQueuedPerClient)) touched.push(s);

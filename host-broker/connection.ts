@@ -18,6 +18,8 @@ export interface Will { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: 
 
 /** Packets waiting to be processed before the socket is paused. */
 const MAX_PENDING_FRAMES = 64;
+/** Outgoing bytes buffered for a slow client beyond which QoS 0 messages for it are dropped. */
+const QOS0_BACKLOG_BYTES = 8 * 1024 * 1024;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -30,8 +32,12 @@ export class Connection {
   keepalive = 0;
   closeReason = '';
   private reader: FrameReader;
-  /** Frames waiting their turn; a FrameError ends the stream after the frames before it. */
-  private pending: (Frame | FrameError)[] = [];
+  /**
+   * Frames waiting their turn. A FrameError, or the peer's end of stream, is
+   * queued too, so it takes effect after the packets before it (a DISCONNECT
+   * held up by a delay hook must still discard the Will).
+   */
+  private pending: (Frame | FrameError | { eof: string })[] = [];
   private processing = false;
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private connectTimer: NodeJS.Timeout | null = null;
@@ -45,8 +51,8 @@ export class Connection {
     this.reader = new FrameReader(broker.limits.maxPacketSize);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.close(`socket error: ${err.message}`, { will: true }));
-    socket.on('close', () => this.close('connection lost', { will: true }));
-    socket.on('end', () => this.close('connection closed by the client without DISCONNECT', { will: true }));
+    socket.on('close', () => this.endOfStream('connection lost'));
+    socket.on('end', () => this.endOfStream('connection closed by the client without DISCONNECT'));
     this.connectTimer = setTimeout(() => {
       if (this.state !== 'new') return;
       this.event('connect_timeout', 'warning', `no CONNECT within ${broker.limits.connectTimeoutMs} ms`);
@@ -67,8 +73,16 @@ export class Connection {
     });
   }
 
+  private endOfStream(reason: string): void {
+    if (this.state === 'closed') return;
+    if (!this.processing && this.pending.length === 0) { this.close(reason, { will: true }); return; }
+    this.pending.push({ eof: reason });
+  }
+
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
+    // Any bytes from the client count as life for the keepalive, even before they form a whole packet.
+    this.lastRx = Date.now();
     const { frames, error } = this.reader.push(chunk);
     this.pending.push(...frames);
     if (error) {
@@ -100,13 +114,13 @@ export class Connection {
     if (this.state !== 'closed' && this.pending.length <= MAX_PENDING_FRAMES && this.socket.isPaused()) this.socket.resume();
   }
 
-  private handleFrame(f: Frame | FrameError): void | Promise<void> {
+  private handleFrame(f: Frame | FrameError | { eof: string }): void | Promise<void> {
+    if ('eof' in f) { this.close(f.eof, { will: true }); return; }
     if ('kind' in f) {
       this.event(f.kind, 'warning', f.message);
       this.close(f.message, { will: true });
       return;
     }
-    this.lastRx = Date.now();
     const name = packetName(f.header);
     const bad = checkFrame(f);
     if (bad) {
@@ -172,6 +186,11 @@ export class Connection {
       this.write(packet);
       if (--this.outChainLength === 0) this.outChain = null;
     });
+  }
+
+  /** False while the socket has a backlog; QoS 0 messages are dropped then rather than buffered without bound. */
+  get acceptsQos0(): boolean {
+    return this.state === 'connected' && this.socket.writableLength < QOS0_BACKLOG_BYTES;
   }
 
   /** Writes without asking the hooks (CONNACK refusals before a client exists, and send()). */

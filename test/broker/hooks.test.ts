@@ -56,6 +56,19 @@ describe('broker hooks', () => {
     watcher.end(true);
   });
 
+  it('[MQTT-3.14.4-3] a DISCONNECT held by a delay hook still discards the Will when the socket closes behind it', async () => {
+    r = await startBroker();
+    r.broker.addHooks({ packetIn: (_c, p) => (p.cmd === 'disconnect' ? { action: 'delay', ms: 200 } : undefined) });
+    const topics: string[] = [];
+    r.broker.on('message', (t: string) => topics.push(t));
+    const c = await RawClient.connect(r.port, { clientId: 'bye', will: { topic: 'will/bye', payload: Buffer.from('x'), qos: 0, retain: false } } as any);
+    c.send({ cmd: 'disconnect' } as Packet);
+    c.socket.end();
+    await until(() => r.broker.clients().length === 0, 'the client to leave');
+    await sleep(50);
+    assert.deepEqual(topics, []);
+  });
+
   it('packetOut drop/delay: a dropped PINGRESP never arrives; a delayed SUBACK arrives late', async () => {
     r = await startBroker();
     r.broker.addHooks({
