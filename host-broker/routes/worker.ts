@@ -74,13 +74,17 @@ export class RouteWorker {
     return new Promise((resolve) => this.waiters.push({ resolve, check }));
   }
 
-  /** Stops taking new work and waits for jobs in flight, then closes the target. */
+  /**
+   * Stops taking new work and closes the target, which cuts requests in flight
+   * where it can (their rows stay queued for the next start), then waits for them.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    const closing = this.target.close().catch(() => undefined);
     while (this.inflight > 0) await new Promise((r) => setTimeout(r, 10));
-    await this.target.close().catch(() => undefined);
+    await closing;
   }
 
   private arm(ms: number): void {
@@ -162,7 +166,6 @@ export class RouteWorker {
   }
 
   private delivered(job: QueuedMessage[]): void {
-    if (this.stopped && !this.queue.db.open) return;
     this.queue.remove(this.cfg.name, job.map((m) => m.id));
     this.stats.delivered += job.length;
     this.stats.lastDeliveredAt = new Date().toISOString();
@@ -171,20 +174,22 @@ export class RouteWorker {
   }
 
   private failed(job: QueuedMessage[], error: DeliveryError): void {
+    // Cut short by stop(): not the target's fault; the rows stay queued as they were.
+    if (this.stopped) return;
     this.stats.failedAttempts++;
     this.stats.lastError = error.message;
     this.stats.lastErrorAt = new Date().toISOString();
-    this.batchLimit = 1;
+    // A refusal may come from one bad message in the batch: isolate it (sizes grow back by doubling).
+    if (error.permanent) this.batchLimit = 1;
     const report = (outcome: FailureReport['outcome'], dead: QueuedMessage[]) =>
       this.onFailure({ route: this.cfg, error, batch: job, outcome, dead });
     if (!error.permanent || job.length === 0) {
       this.transientStreak++;
       this.pausedUntil = Date.now() + this.backoff(this.transientStreak);
-      if (job.length && this.queue.db.open) this.queue.recordFailure(job.map((m) => m.id), error.message);
+      if (job.length) this.queue.recordFailure(job.map((m) => m.id), error.message);
       return report('retry', []);
     }
     if (this.target.mode === 'transaction' && job.length > 1) return report('retry', []);
-    if (!this.queue.db.open) return;
     this.queue.recordFailure(job.map((m) => m.id), error.message);
     for (const m of job) m.attempts++;
     const dead = job.filter((m) => m.attempts >= this.cfg.delivery.maxAttempts);

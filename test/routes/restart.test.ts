@@ -71,6 +71,27 @@ describe('routes: restart with pending deliveries', function () {
     assert.deepEqual(byTopic(target.received.map((r) => ({ topic: r.topic, payload: r.body.toString() }))), byTopic(expected(40)));
   });
 
+  it('close() cuts a hanging delivery; the message stays queued and goes out after the restart', async () => {
+    const http = await import('http');
+    const hang = http.createServer((req) => { req.resume(); });
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', () => r()));
+    const hangUrl = `http://127.0.0.1:${(hang.address() as import('net').AddressInfo).port}/`;
+    const events = eventLog();
+    const a = open(events, [{ name: 'api', type: 'rest', filter: 'sensors/#', uri: hangUrl, delivery: { ...FAST, timeoutMs: 60000 } }]);
+    a.start();
+    a.enqueue({ topic: 'sensors/x', payload: Buffer.from('in flight'), qos: 1, retain: false });
+    await waitFor(() => a.get('api')!.state === 'delivering', 'the request to be in flight');
+    await a.close(); // would take 60 s if it waited for the timeout
+    hang.closeAllConnections();
+    hang.close();
+    assert.equal(events.events.length, 0, 'a shutdown is not reported as a route failure');
+    await target.start();
+    const b = open();
+    b.start();
+    await b.drain();
+    assert.deepEqual(target.received.map((r) => r.body.toString()), ['in flight']);
+  });
+
   it('queued messages of a route missing from the config are kept and reported', async () => {
     const a = open();
     a.enqueue({ topic: 'sensors/x', payload: Buffer.from('kept'), qos: 1, retain: false });
