@@ -15,13 +15,13 @@ import { full } from './outbox';
 type Cb = ((err: any, x?: any) => void) | undefined | 0;
 
 export const create = (o: any) => {
-  // Link: the socket (falsy when down), CONNACK accepted, end() called, timers,
-  // reconnect attempts. Flags start undefined (falsy): no initialiser bytes.
+  // Link: the socket (falsy when down), CONNACK accepted, end() called, reconnect
+  // attempts. Flags start undefined (falsy): no initialiser bytes. One timer: the
+  // keepalive interval while a socket exists, the reconnect timeout while none does.
   let sock: any;
   let up: any;
   let ended: any;
-  let pingTimer: any;
-  let retryTimer: any;
+  let timer: any;
   let tries = 0;
   // Keepalive: wrote / heard something since the last tick; silent ticks (reset in open()).
   let tx: any;
@@ -51,6 +51,12 @@ export const create = (o: any) => {
 
   const qosError = (qos: any) => qos !== (qos & 3) || qos > maxQos ? 'qos must be 0..' + maxQos : '';
 
+  // Espruino throws on clearTimeout(undefined), and reuses ids: never clear a stale one.
+  const clr = () => {
+    if (timer) clearInterval(timer);
+    timer = 0;
+  };
+
   const write = (p: string) => {
     tx = 1;
     try {
@@ -67,7 +73,7 @@ export const create = (o: any) => {
     const was = up;
     if (!s) return;
     sock = up = sent = 0;
-    clearInterval(pingTimer);
+    clr();
     try {
       s.end();
     } catch (e) {}
@@ -75,7 +81,8 @@ export const create = (o: any) => {
     if (was) emit('offline');
     emit('close');
     if (FEATURE_RECONNECT && !ended && o.reconnect !== false) {
-      retryTimer = setTimeout(() => {
+      timer = setTimeout(() => {
+        timer = 0;
         emit('reconnect');
         open();
       }, Math.min(o.maxBackoff || 60000, (o.minBackoff || 1000) * Math.pow(2, tries++)) * (0.5 + Math.random() / 2));
@@ -183,7 +190,7 @@ export const create = (o: any) => {
       sock = s = o.net.connect(o, () => {
         if (s != sock) return;
         write(connect(o, k));
-        if (k) pingTimer = setInterval(() => {
+        if (k) timer = setInterval(() => {
           // Silent for a whole tick after a probe: the link is dead.
           if (rx) miss = 0;
           else if (miss++) return drop(error('keepalive timeout'));
@@ -224,8 +231,10 @@ export const create = (o: any) => {
     },
     connect() {
       ended = 0;
-      clearTimeout(retryTimer);
-      if (!sock) open();
+      if (!sock) {
+        clr();
+        open();
+      }
     },
     publish(topic: string, payload: any, opts: any, cb: Cb) {
       const qos = (opts = opts || {}).qos || 0;
@@ -241,7 +250,7 @@ export const create = (o: any) => {
     },
     end(cb: any) {
       ended = 1;
-      clearTimeout(retryTimer);
+      clr();
       // DISCONNECT makes the broker discard the Will [MQTT-3.14.4-3].
       if (up) write(chr(DISCONNECT, 0));
       drop();

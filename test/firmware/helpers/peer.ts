@@ -6,6 +6,8 @@ import * as net from 'net';
 import * as mqttPacket from 'mqtt-packet';
 
 export interface PeerConn {
+  /** 1 for the first connection to this peer, 2 for the next, ... */
+  index: number;
   socket: net.Socket;
   /** Packets received on this connection, parsed by mqtt-packet. */
   packets: any[];
@@ -79,6 +81,7 @@ export class Peer {
   private accept(socket: net.Socket) {
     const parser = mqttPacket.parser({ protocolVersion: 4 });
     const conn: PeerConn = {
+      index: this.conns.length + 1,
       socket,
       packets: [],
       closed: false,
