@@ -350,7 +350,7 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
     });
 
     it('no PINGRESP: the link is declared dead, closed, and the client reconnects', async () => {
-      const { peer, b } = await setup(scripted((c, p) => p.cmd === 'pingreq' && c.index === 1), 'keepalive: 1');
+      const { b } = await setup(scripted((c, p) => p.cmd === 'pingreq' && c.index === 1), 'keepalive: 1');
       await b.waitEvents('connect', 2, 10000);
       assert.ok(b.events('error').some((e) => e[1] === 'keepalive timeout'));
       const names = b.log().map((e) => e[0]);
