@@ -80,7 +80,9 @@ export class RouteManager {
    * Synchronous: when it returns, the message survives a crash. Never throws.
    */
   enqueue(msg: PublishedMessage): string[] {
-    if (this.closed || this.isHubEvent(msg.topic)) return [];
+    if (this.closed || typeof msg.topic !== 'string' || this.isHubEvent(msg.topic)) return [];
+    // Callers other than the broker may hand a string; the queue stores bytes.
+    if (!Buffer.isBuffer(msg.payload)) msg = { ...msg, payload: Buffer.from(msg.payload as unknown as string) };
     const matched: RouteWorker[] = [];
     for (const w of this.workers.values()) {
       if (!topicMatches(w.cfg.filter, msg.topic)) continue;
