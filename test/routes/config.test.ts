@@ -54,6 +54,16 @@ describe('routes: config validation', () => {
     fails([rest, { ...rest, name: 'b', uri: 1 }], 'routes[1].uri', /string, got 1/, true);
   });
 
+  it('accepts its own output unchanged (the hub config is validated, then handed to RouteManager)', () => {
+    const pgRoute = { ...sql, name: 'pg', driver: 'postgres', sqlite: undefined, postgres: { host: 'h', port: 5433, password: '' } };
+    const variants = [rest, { ...rest, name: 'r2', method: 'GET', headers: { A: 'b' } }, s3, { ...s3, name: 's2', endpoint: undefined, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
+      sql, { ...sql, name: 'bin', payloadFormat: 'binary', delivery: { maxQueue: 7, backoff: { initialMs: 5 } } }, pgRoute, { ...pgRoute, name: 'pg2', postgres: undefined }];
+    for (const v of variants) {
+      const once = validateRoute(v);
+      assert.deepEqual(validateRoute(JSON.parse(JSON.stringify(once))), once, v.name);
+    }
+  });
+
   it('redacts secrets for listings', () => {
     const s = redactRoute(validateRoute({ ...s3, credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' } }));
     assert.deepEqual(s.type === 's3' && s.credentials, { accessKeyId: 'AK', secretAccessKey: '***' });
