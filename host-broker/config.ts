@@ -1,0 +1,241 @@
+// The hub's config file (JSON): listeners, control API, devices, default
+// filters, limits, events, routes. Validation names the field and what was
+// expected; unknown fields are errors, so a typo never turns into a default.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Limits } from './broker';
+import type { DeviceInput } from './security/device-registry';
+import { assertValidDeviceId } from './security/device-registry';
+import { parseTopicPolicy, TopicPolicy } from './security/topic-policy';
+import { validateRoutes } from './routes/config';
+import type { RouteConfig } from './routes/types';
+
+export class ConfigError extends Error {
+  constructor(readonly field: string, expected: string) {
+    super(`${field}: ${expected}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ListenerAddress { port: number; host?: string }
+
+export interface HubConfig {
+  listeners: {
+    tcp?: ListenerAddress;
+    /** keyFile/certFile/caFile: PEM files; when unset, the hub CA issues the server certificate. */
+    tls?: ListenerAddress & { keyFile?: string; certFile?: string; caFile?: string };
+    ws?: ListenerAddress & { path?: string };
+  };
+  control?: ListenerAddress;
+  dataDir?: string;
+  memory?: boolean;
+  allowAnonymous?: boolean;
+  devices: DeviceInput[];
+  filters: { publish?: TopicPolicy; subscribe?: TopicPolicy };
+  limits: Partial<Limits>;
+  events: { enabled?: boolean; prefix?: string };
+  routes: RouteConfig[];
+  log: { level?: string };
+}
+
+type Obj = Record<string, unknown>;
+
+const LIMIT_KEYS: (keyof Limits)[] = ['maxPacketSize', 'maxConnections', 'maxInflightPerClient', 'maxQueuedPerClient', 'keepaliveMin', 'keepaliveMax', 'connectTimeoutMs'];
+const LIMIT_RANGES: Record<keyof Limits, [number, number]> = {
+  maxPacketSize: [64, 268_435_455], // the largest remaining length MQTT can express, plus headers
+  maxConnections: [1, 1_000_000],
+  maxInflightPerClient: [1, 65_535],
+  maxQueuedPerClient: [0, 10_000_000],
+  keepaliveMin: [0, 65_535],
+  keepaliveMax: [0, 65_535],
+  connectTimeoutMs: [100, 600_000],
+};
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Runs a validator whose errors read "<field path>: <expected>" and re-raises them as ConfigError, keeping the most specific path. */
+function nested<T>(field: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err: any) {
+    const msg = String(err && err.message ? err.message : err);
+    const i = msg.indexOf(': ');
+    if (i > 0 && msg.slice(0, i).startsWith(field)) throw new ConfigError(msg.slice(0, i), msg.slice(i + 2));
+    throw new ConfigError(field, msg);
+  }
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s;
+}
+
+function obj(v: unknown, field: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(field, `expected an object, got ${show(v)}`);
+  return v as Obj;
+}
+
+function onlyKeys(o: Obj, field: string, allowed: string[]): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) throw new ConfigError(`${field}.${k}`, `unknown field (expected one of: ${allowed.join(', ')})`);
+  }
+}
+
+function optString(o: Obj, key: string, field: string): string | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${field}.${key}`, `expected a non-empty string, got ${show(v)}`);
+  return v;
+}
+
+function optBool(o: Obj, key: string, field: string): boolean | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw new ConfigError(`${field}.${key}`, `expected true or false, got ${show(v)}`);
+  return v;
+}
+
+export function checkPort(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535) {
+    throw new ConfigError(field, `expected a port number 0..65535 (0 = any free port), got ${show(v)}`);
+  }
+  return v;
+}
+
+function address(v: unknown, field: string, extra: string[] = []): Obj & ListenerAddress {
+  const o = obj(v, field);
+  onlyKeys(o, field, ['port', 'host', ...extra]);
+  checkPort(o.port, `${field}.port`);
+  optString(o, 'host', field);
+  return o as Obj & ListenerAddress;
+}
+
+/** Resolves relative file paths against the config file's directory. */
+function resolveFrom(baseDir: string | undefined, p: string | undefined): string | undefined {
+  if (p === undefined || baseDir === undefined) return p;
+  return path.resolve(baseDir, p);
+}
+
+/** Validate a parsed config object. `baseDir` resolves relative paths (the config file's directory). */
+export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
+  const o = obj(raw ?? {}, 'config');
+  onlyKeys(o, 'config', ['listeners', 'control', 'dataDir', 'memory', 'allowAnonymous', 'devices', 'filters', 'limits', 'events', 'routes', 'log']);
+  const cfg: HubConfig = { listeners: {}, devices: [], filters: {}, limits: {}, events: {}, routes: [], log: {} };
+
+  if (o.listeners !== undefined) {
+    const l = obj(o.listeners, 'listeners');
+    onlyKeys(l, 'listeners', ['tcp', 'tls', 'ws']);
+    if (l.tcp !== undefined) cfg.listeners.tcp = { ...address(l.tcp, 'listeners.tcp') };
+    if (l.tls !== undefined) {
+      const t = address(l.tls, 'listeners.tls', ['keyFile', 'certFile', 'caFile']);
+      const files = ['keyFile', 'certFile', 'caFile'].map((k) => resolveFrom(baseDir, optString(t, k, 'listeners.tls')));
+      if ((files[0] === undefined) !== (files[1] === undefined)) throw new ConfigError('listeners.tls', 'give keyFile and certFile together (or neither, to use the hub CA)');
+      cfg.listeners.tls = { port: t.port, ...(t.host ? { host: t.host } : {}),
+        ...(files[0] ? { keyFile: files[0] } : {}), ...(files[1] ? { certFile: files[1] } : {}), ...(files[2] ? { caFile: files[2] } : {}) };
+    }
+    if (l.ws !== undefined) {
+      const w = address(l.ws, 'listeners.ws', ['path']);
+      const p = optString(w, 'path', 'listeners.ws');
+      if (p !== undefined && p.charAt(0) !== '/') throw new ConfigError('listeners.ws.path', `expected a URL path starting with "/", got ${show(p)}`);
+      cfg.listeners.ws = { port: w.port, ...(w.host ? { host: w.host } : {}), ...(p ? { path: p } : {}) };
+    }
+  }
+  if (o.control !== undefined) cfg.control = { ...address(o.control, 'control') };
+  const dataDir = optString(o, 'dataDir', 'config');
+  if (dataDir !== undefined) cfg.dataDir = resolveFrom(baseDir, dataDir);
+  cfg.memory = optBool(o, 'memory', 'config');
+  cfg.allowAnonymous = optBool(o, 'allowAnonymous', 'config');
+
+  if (o.devices !== undefined) {
+    if (!Array.isArray(o.devices)) throw new ConfigError('devices', `expected an array of devices, got ${show(o.devices)}`);
+    const seen = new Set<string>();
+    cfg.devices = o.devices.map((d, i) => {
+      const field = `devices[${i}]`;
+      const x = obj(d, field);
+      onlyKeys(x, field, ['id', 'name', 'enabled', 'username', 'password', 'passwordHash', 'certFingerprint', 'certCN', 'allowInsecure', 'publish', 'subscribe']);
+      nested(`${field}.id`, () => assertValidDeviceId(x.id, `${field}.id`));
+      if (seen.has(x.id as string)) throw new ConfigError(`${field}.id`, `device ${show(x.id)} appears twice`);
+      seen.add(x.id as string);
+      for (const k of ['name', 'username', 'password', 'passwordHash', 'certFingerprint', 'certCN']) optString(x, k, field);
+      optBool(x, 'enabled', field);
+      optBool(x, 'allowInsecure', field);
+      if (x.password !== undefined && x.passwordHash !== undefined) throw new ConfigError(`${field}.password`, 'give password or passwordHash, not both');
+      const out = { ...x } as unknown as DeviceInput;
+      for (const k of ['publish', 'subscribe'] as const) {
+        if (x[k] !== undefined) {
+          out[k] = nested(`${field}.${k}`, () => parseTopicPolicy(x[k], `${field}.${k}`));
+        }
+      }
+      return out;
+    });
+  }
+
+  if (o.filters !== undefined) {
+    const f = obj(o.filters, 'filters');
+    onlyKeys(f, 'filters', ['publish', 'subscribe']);
+    for (const k of ['publish', 'subscribe'] as const) {
+      if (f[k] === undefined) continue;
+      cfg.filters[k] = nested(`filters.${k}`, () => parseTopicPolicy(f[k], `filters.${k}`));
+    }
+  }
+
+  if (o.limits !== undefined) {
+    const l = obj(o.limits, 'limits');
+    onlyKeys(l, 'limits', LIMIT_KEYS);
+    for (const k of LIMIT_KEYS) {
+      const v = l[k];
+      if (v === undefined) continue;
+      const [min, max] = LIMIT_RANGES[k];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(`limits.${k}`, `expected an integer ${min}..${max}, got ${show(v)}`);
+      cfg.limits[k] = v;
+    }
+    if (cfg.limits.keepaliveMin !== undefined && cfg.limits.keepaliveMax !== undefined && cfg.limits.keepaliveMin > cfg.limits.keepaliveMax) {
+      throw new ConfigError('limits.keepaliveMin', `must not be above limits.keepaliveMax (${cfg.limits.keepaliveMax})`);
+    }
+  }
+
+  if (o.events !== undefined) {
+    const e = obj(o.events, 'events');
+    onlyKeys(e, 'events', ['enabled', 'prefix']);
+    const enabled = optBool(e, 'enabled', 'events');
+    const prefix = optString(e, 'prefix', 'events');
+    if (prefix !== undefined && (/[+#]/.test(prefix) || prefix.includes(String.fromCharCode(0)) || prefix.endsWith("/"))) {
+      throw new ConfigError('events.prefix', `expected a topic prefix without wildcards or a trailing "/", got ${show(prefix)}`);
+    }
+    if (enabled !== undefined) cfg.events.enabled = enabled;
+    if (prefix !== undefined) cfg.events.prefix = prefix;
+  }
+
+  if (o.routes !== undefined) {
+    cfg.routes = nested('routes', () => validateRoutes(o.routes, 'routes'));
+  }
+
+  if (o.log !== undefined) {
+    const g = obj(o.log, 'log');
+    onlyKeys(g, 'log', ['level']);
+    const level = optString(g, 'level', 'log');
+    if (level !== undefined && !LOG_LEVELS.includes(level)) throw new ConfigError('log.level', `expected one of ${LOG_LEVELS.join(', ')}, got ${show(level)}`);
+    if (level !== undefined) cfg.log.level = level;
+  }
+  return cfg;
+}
+
+/** Read and validate a config file; errors start with the file name. */
+export function loadConfigFile(file: string): HubConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err: any) {
+    throw new Error(`${file}: cannot read the config file (${err.code ?? err.message})`, { cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err: any) {
+    throw new Error(`${file}: not valid JSON (${err.message})`, { cause: err });
+  }
+  try {
+    return validateConfig(raw, path.dirname(path.resolve(file)));
+  } catch (err: any) {
+    throw new Error(`${file}: ${err.message}`, { cause: err });
+  }
+}

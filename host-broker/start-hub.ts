@@ -1,0 +1,126 @@
+// Assembles a running hub from a validated config: device registry and
+// security, store, broker, TLS from the hub CA, routes, and the HIL control API.
+// The CLI's `start` uses it; so can any tool that wants a whole hub in-process.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Broker, type Logger } from './broker';
+import type { HubConfig } from './config';
+import { Control, createControl } from './control/control';
+import { ControlServer, startControlServer } from './control/http-server';
+import { RouteManager } from './routes/manager';
+import { HubCA } from './security/ca';
+import { DeviceRegistry } from './security/device-registry';
+import { DeviceSecurity } from './security/device-security';
+import type { ListenOptions } from './server';
+import { MemoryStore } from './store/memory';
+import { SqliteStore } from './store/sqlite';
+
+export const DEFAULT_DATA_DIR = '.hub-data';
+export const DEFAULT_HOST = '127.0.0.1';
+
+export interface RunningHub {
+  broker: Broker;
+  registry: DeviceRegistry;
+  security: DeviceSecurity;
+  control?: Control;
+  controlServer?: ControlServer;
+  routes?: RouteManager;
+  ports: { tcp?: number; tls?: number; ws?: number; control?: number };
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Host names the TLS server certificate must cover for a listener bound to `host`. */
+function tlsHosts(host: string): string[] {
+  const names = new Set(['localhost', '127.0.0.1', '::1', os.hostname()]);
+  if (host !== '0.0.0.0' && host !== '::') names.add(host);
+  return [...names];
+}
+
+export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): Promise<RunningHub> {
+  const log = opts.logger ?? silent;
+  const dataDir = path.resolve(cfg.dataDir ?? DEFAULT_DATA_DIR);
+  fs.mkdirSync(dataDir, { recursive: true });
+  const registry = new DeviceRegistry({ dataDir });
+  const cleanups: (() => unknown)[] = [() => registry.close()];
+  try {
+    for (const d of cfg.devices) registry.upsert(d);
+    const security = new DeviceSecurity({ registry, allowAnonymous: cfg.allowAnonymous ?? false, defaults: cfg.filters });
+    cleanups.push(() => security.stop());
+    if (!security.allowAnonymous && registry.list().every((d) => !d.enabled)) {
+      log.warn({ dataDir }, 'no enabled devices and anonymous access is off: every client will be refused (add one with `host-broker devices add`, or pass --allow-anonymous)');
+    }
+
+    const store = cfg.memory ? new MemoryStore() : new SqliteStore({ dataDir });
+    const broker = new Broker({ store, hooks: [security], limits: cfg.limits, events: cfg.events, logger: log });
+    security.attach(broker);
+    cleanups.unshift(() => broker.close());
+
+    let routes: RouteManager | undefined;
+    if (cfg.routes.length) {
+      routes = new RouteManager({
+        routes: cfg.routes, queue: cfg.memory ? ':memory:' : path.join(dataDir, 'routes.db'),
+        report: (ev) => broker.hubEvent(ev), eventsPrefix: broker.events.prefix,
+      });
+      broker.addHooks(routes.hooks);
+      routes.start();
+      const r = routes;
+      cleanups.unshift(() => r.close());
+    }
+
+    const listen: ListenOptions = {};
+    const l = cfg.listeners;
+    if (l.tcp) listen.tcp = { port: l.tcp.port, host: l.tcp.host ?? DEFAULT_HOST };
+    if (l.ws) listen.ws = { port: l.ws.port, host: l.ws.host ?? DEFAULT_HOST, ...(l.ws.path ? { path: l.ws.path } : {}) };
+    if (l.tls) {
+      const host = l.tls.host ?? DEFAULT_HOST;
+      let key: string; let cert: string; let ca: string;
+      if (l.tls.keyFile && l.tls.certFile) {
+        key = fs.readFileSync(l.tls.keyFile, 'utf8');
+        cert = fs.readFileSync(l.tls.certFile, 'utf8');
+        ca = l.tls.caFile ? fs.readFileSync(l.tls.caFile, 'utf8') : HubCA.loadOrCreate(dataDir).certPem;
+      } else {
+        const hubCa = HubCA.loadOrCreate(dataDir);
+        const server = hubCa.loadOrIssueServerCert(dataDir, tlsHosts(host));
+        key = server.keyPem; cert = server.certPem;
+        ca = l.tls.caFile ? fs.readFileSync(l.tls.caFile, 'utf8') : hubCa.certPem;
+      }
+      // Client certificates are asked for but not required at the TLS layer: the
+      // security hooks decide (and raise a hub event) instead of a silent handshake failure.
+      listen.tls = { port: l.tls.port, host, key, cert, ca, requestCert: true, rejectUnauthorized: false };
+    }
+    const ports: RunningHub['ports'] = await broker.listen(listen);
+
+    let control: Control | undefined;
+    let controlServer: ControlServer | undefined;
+    if (cfg.control) {
+      control = createControl(broker);
+      controlServer = await startControlServer(control, { port: cfg.control.port, host: cfg.control.host ?? DEFAULT_HOST, security });
+      ports.control = controlServer.port;
+      const c = control; const s = controlServer;
+      cleanups.unshift(() => c.close());
+      cleanups.unshift(() => s.close());
+    }
+
+    let closing: Promise<void> | undefined;
+    return {
+      broker, registry, security, control, controlServer, routes, ports, dataDir,
+      close() {
+        if (!closing) closing = runAll(cleanups);
+        return closing;
+      },
+    };
+  } catch (err) {
+    await runAll(cleanups);
+    throw err;
+  }
+}
+
+async function runAll(fns: (() => unknown)[]): Promise<void> {
+  for (const fn of fns) {
+    try { await fn(); } catch {}
+  }
+}

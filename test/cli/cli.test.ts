@@ -1,0 +1,162 @@
+// The host-broker command, spawned as a process the way a user runs it.
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import mqtt, { IClientOptions, MqttClient } from 'mqtt';
+import { ControlClient } from '../../host-broker/control/http-client';
+import { DeviceRegistry } from '../../host-broker/security/device-registry';
+import { runCli, startCli } from './run-cli';
+
+function connect(url: string, opts: IClientOptions): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+    c.once('connect', () => resolve(c));
+    c.once('error', (e) => { c.end(true); reject(e); });
+  });
+}
+
+describe('host-broker CLI (spawned)', function () {
+  this.timeout(60000);
+  let dir: string;
+  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hb-cli-')); });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('--help lists the commands, and start --help every start option', async () => {
+    const top = await runCli(['--help']);
+    assert.equal(top.code, 0);
+    assert.match(top.stdout, /start \[options\]/);
+    assert.match(top.stdout, /devices/);
+    const start = await runCli(['start', '--help']);
+    assert.equal(start.code, 0);
+    for (const opt of ['--port', '--tls-port', '--ws-port', '--control-port', '--host', '--data-dir', '--config', '--memory', '--allow-anonymous']) {
+      assert.ok(start.stdout.includes(opt), `${opt} in start --help`);
+    }
+    const dev = await runCli(['devices', '--help']);
+    for (const sub of ['add', 'list', 'disable', 'enable', 'cert', 'remove']) assert.match(dev.stdout, new RegExp(`\\b${sub}\\b`));
+  });
+
+  it('devices add / list / disable / enable / remove edit the registry in --data-dir', async () => {
+    const dd = ['--data-dir', dir];
+    let r = await runCli(['devices', 'add', 'd1', ...dd, '--username', 'u1', '--password-stdin', '--publish-accept', 'd1/#', '--subscribe-reject', 'secret/#', '--json'], { input: 'pw-from-stdin\n' });
+    assert.equal(r.code, 0, r.stderr);
+    const added = JSON.parse(r.stdout);
+    assert.deepEqual([added.id, added.username, added.hasPassword, added.publish, added.subscribe], ['d1', 'u1', true, { accept: ['d1/#'] }, { reject: ['secret/#'] }]);
+    r = await runCli(['devices', 'add', 'd2', ...dd, '--require-tls', '--name', 'Garage door']);
+    assert.equal(r.code, 0, r.stderr);
+    r = await runCli(['devices', 'list', ...dd]);
+    assert.match(r.stdout, /^d1\tenabled\ttcp\+tls\tusername u1 \+ password/m);
+    assert.match(r.stdout, /^d2\tenabled\ttls-only\t.*"Garage door"/m);
+    assert.equal((await runCli(['devices', 'disable', 'd1', ...dd])).code, 0);
+    const reg = new DeviceRegistry({ dataDir: dir });
+    try {
+      assert.equal(reg.get('d1')!.enabled, false);
+      assert.equal(reg.get('d2')!.allowInsecure, false);
+      assert.ok(!fs.readFileSync(path.join(dir, 'devices.db')).includes('pw-from-stdin'), 'only the hash is stored');
+    } finally { reg.close(); }
+    assert.equal((await runCli(['devices', 'enable', 'd1', ...dd])).code, 0);
+    const list = JSON.parse((await runCli(['devices', 'list', ...dd, '--json'])).stdout);
+    assert.deepEqual(list.map((d: any) => [d.id, d.enabled]), [['d1', true], ['d2', true]]);
+    assert.equal((await runCli(['devices', 'remove', 'd2', ...dd])).code, 0);
+    assert.equal(JSON.parse((await runCli(['devices', 'list', ...dd, '--json'])).stdout).length, 1);
+  });
+
+  it('devices commands refuse bad input with exit 1 and a message naming the field', async () => {
+    const dd = ['--data-dir', dir];
+    let r = await runCli(['devices', 'add', 'bad id', ...dd]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^host-broker: id: expected/);
+    r = await runCli(['devices', 'add', 'x', ...dd, '--password', 'p']);
+    assert.match(r.stderr, /username: a device with a password needs a username/);
+    r = await runCli(['devices', 'add', 'x', ...dd, '--publish-accept', 'a/#/b']);
+    assert.match(r.stderr, /publish\.accept\[0\]/);
+    r = await runCli(['devices', 'disable', 'ghost', ...dd]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /device ghost does not exist/);
+    r = await runCli(['start', '--port', '70000']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--port <n>.*expected a port number 0\.\.65535/);
+  });
+
+  it('devices cert writes cert, key (0600) and CA, pins the fingerprint; the hub accepts it over mutual TLS', async () => {
+    const dd = ['--data-dir', dir];
+    assert.equal((await runCli(['devices', 'add', 'tlsdev', ...dd, '--require-tls'])).code, 0);
+    const out = path.join(dir, 'certs');
+    const r = await runCli(['devices', 'cert', 'tlsdev', ...dd, '--out', out, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const info = JSON.parse(r.stdout);
+    assert.equal(fs.statSync(info.files.key).mode & 0o777, 0o600);
+    const reg = new DeviceRegistry({ dataDir: dir });
+    assert.equal(reg.get('tlsdev')!.certFingerprint, info.fingerprint256);
+    reg.close();
+    const hub = await startCli(['start', '--port', '0', '--tls-port', '0', ...dd, '--memory']);
+    try {
+      const tlsOpts = { key: fs.readFileSync(info.files.key), cert: fs.readFileSync(info.files.cert), ca: fs.readFileSync(info.files.ca), servername: 'localhost' };
+      const c = await connect(`mqtts://127.0.0.1:${hub.ports.tls}`, { clientId: 'tlsdev', ...tlsOpts });
+      c.end(true);
+      await assert.rejects(connect(`mqtt://127.0.0.1:${hub.ports.tcp}`, { clientId: 'tlsdev' }), (e: any) => e.code === 5);
+    } finally {
+      assert.equal(await hub.stop(), 0);
+    }
+  });
+
+  it('start: devices from the CLI connect; `devices disable` from another process kicks a connected one; SIGTERM exits 0', async () => {
+    const dd = ['--data-dir', dir];
+    assert.equal((await runCli(['devices', 'add', 'd1', ...dd, '--username', 'u1', '--password', 'p1'])).code, 0);
+    const hub = await startCli(['--port', '0', '--control-port', '0', ...dd]);
+    try {
+      assert.deepEqual(Object.keys(hub.ports).sort(), ['control', 'tcp']);
+      const url = `mqtt://127.0.0.1:${hub.ports.tcp}`;
+      await assert.rejects(connect(url, { username: 'u1', password: 'wrong' }), (e: any) => e.code === 4);
+      await assert.rejects(connect(url, {}), (e: any) => e.code === 5);
+      const c = await connect(url, { clientId: 'd1-board', username: 'u1', password: 'p1' });
+      const api = new ControlClient(`http://127.0.0.1:${hub.ports.control}`);
+      assert.deepEqual((await api.clients()).map((x) => [x.clientId, x.deviceId]), [['d1-board', 'd1']]);
+      const closed = new Promise<void>((r) => c.once('close', () => r()));
+      assert.equal((await runCli(['devices', 'disable', 'd1', ...dd])).code, 0);
+      await closed;
+      await assert.rejects(connect(url, { username: 'u1', password: 'p1' }), (e: any) => e.code === 5);
+    } finally {
+      assert.equal(await hub.stop(), 0);
+    }
+    assert.ok(fs.existsSync(path.join(dir, 'hub.db')), 'the SQLite store lives in the data dir');
+  });
+
+  it('start --config: devices, filters, limits and events from a JSON file; flags override its listeners', async () => {
+    const cfgFile = path.join(dir, 'hub.json');
+    fs.writeFileSync(cfgFile, JSON.stringify({
+      listeners: { tcp: { port: 1 } },
+      dataDir: 'data',
+      devices: [{ id: 'cfgdev', username: 'cu', password: 'cp', publish: { accept: ['cfg/#'] } }, { id: 'ops', username: 'ops', password: 'ops' }],
+      limits: { maxConnections: 50 },
+      events: { prefix: '$ops/ev' },
+      log: { level: 'warn' },
+    }));
+    const hub = await startCli(['--config', cfgFile, '--port', '0', '--log-level', 'info']);
+    try {
+      const url = `mqtt://127.0.0.1:${hub.ports.tcp}`;
+      const ops = await connect(url, { username: 'ops', password: 'ops' });
+      await ops.subscribeAsync('$ops/ev/#');
+      const ev = new Promise<any>((r) => ops.on('message', (_t, p) => r(JSON.parse(p.toString()))));
+      const dev = await connect(url, { username: 'cu', password: 'cp' });
+      await dev.publishAsync('elsewhere', 'x', { qos: 1 });
+      const e = await ev;
+      assert.equal(e.kind, 'unauthorized_topic');
+      dev.end(true);
+      ops.end(true);
+      assert.ok(fs.existsSync(path.join(dir, 'data', 'devices.db')), 'dataDir is relative to the config file');
+    } finally {
+      await hub.stop();
+    }
+  });
+
+  it('a bad config file stops start with exit 1 and the file, field and expectation', async () => {
+    const cfgFile = path.join(dir, 'bad.json');
+    fs.writeFileSync(cfgFile, JSON.stringify({ devices: [{ id: 'ok' }, { id: 'x', pasword: 'typo' }] }));
+    const r = await runCli(['--config', cfgFile, '--data-dir', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /bad\.json: devices\[1\]\.pasword: unknown field/);
+    fs.writeFileSync(cfgFile, '{ nope');
+    assert.match((await runCli(['--config', cfgFile, '--data-dir', dir])).stderr, /bad\.json: not valid JSON/);
+  });
+});

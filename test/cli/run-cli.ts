@@ -1,0 +1,58 @@
+// Runs the real `host-broker` command (bin/host-broker.cjs, through tsx) as a child process.
+import { ChildProcess, spawn } from 'child_process';
+import * as path from 'path';
+
+export const BIN = path.resolve(__dirname, '../../bin/host-broker.cjs');
+
+export interface CliResult { code: number | null; stdout: string; stderr: string }
+
+export function runCli(args: string[], opts: { cwd?: string; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    const t = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`host-broker ${args.join(' ')} did not finish`)); }, opts.timeoutMs ?? 20000);
+    p.on('error', reject);
+    p.on('close', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
+    p.stdin.end(opts.input ?? '');
+  });
+}
+
+export interface RunningCli { proc: ChildProcess; ports: Record<string, number>; lines: any[]; stop(): Promise<number | null> }
+
+/** Starts `host-broker start ...` and resolves once it logged "listening" (with the ports it got). */
+export function startCli(args: string[], opts: { cwd?: string } = {}): Promise<RunningCli> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: any[] = [];
+    let buf = '';
+    let stderr = '';
+    const t = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`no "listening" line; stderr: ${stderr}`)); }, 20000);
+    proc.stderr!.on('data', (d) => { stderr += d; });
+    proc.stdout!.on('data', (d) => {
+      buf += d;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        let j: any;
+        try { j = JSON.parse(line); } catch { continue; }
+        lines.push(j);
+        if (j.msg === 'listening') {
+          clearTimeout(t);
+          resolve({
+            proc, ports: j.ports, lines,
+            stop: () => new Promise((r) => {
+              if (proc.exitCode !== null) return r(proc.exitCode);
+              proc.once('exit', (code) => r(code));
+              proc.kill('SIGTERM');
+            }),
+          });
+        }
+      }
+    });
+    proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`host-broker exited with ${code} before listening: ${stderr}`)); });
+  });
+}
