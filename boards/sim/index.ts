@@ -53,6 +53,8 @@ export interface Board {
   /** Sockets not yet closed. */
   openSockets(): number;
   readonly destroyed: boolean;
+  /** Resolves when the board is destroyed, or quit() ran (Linux profile). */
+  readonly stopped: Promise<void>;
   /** Closes sockets (no events reach the board) and clears timers. */
   destroy(): void;
 }
@@ -87,6 +89,8 @@ export function createBoard(options: BoardOptions): Board {
   const temperature = options.temperature ?? defaultTemperature();
   let destroyed = false;
   let deferPending: NodeJS.Immediate | null = null;
+  let markStopped!: () => void;
+  const stopped = new Promise<void>((r) => { markStopped = r; });
 
   const simNet = new SimNet({
     chunkSize: profile.chunkSize,
@@ -111,6 +115,7 @@ export function createBoard(options: BoardOptions): Board {
     log: (line: string) => { output.push(line); print(line); },
     uncaught: (line: string) => { errors.push(line); print(line); },
     now: () => Date.now(),
+    quit: () => board.destroy(),
     defer: () => {
       if (deferPending || destroyed) return;
       deferPending = setImmediate(() => {
@@ -173,6 +178,7 @@ export function createBoard(options: BoardOptions): Board {
     storage: !!profile.storage,
     varBytes: profile.varBytes,
     envBoard: profile.name.toUpperCase(),
+    quit: profile.name === 'linux',
   }) as Runtime;
 
   // What exists right after boot is the interpreter itself, not the app's usage.
@@ -226,9 +232,11 @@ export function createBoard(options: BoardOptions): Board {
     memory,
     openSockets: () => simNet.openCount(),
     get destroyed() { return destroyed; },
+    stopped,
     destroy() {
       if (destroyed) return;
       destroyed = true;
+      markStopped();
       for (const t of timers.values()) { clearTimeout(t); clearInterval(t); }
       timers.clear();
       if (deferPending) clearImmediate(deferPending);

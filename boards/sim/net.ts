@@ -209,12 +209,14 @@ class Link {
     const now = Date.now();
     if (head.due > now) return this.schedulePump(head.due - now);
     if (head.type === 'data') {
+      // Glue waits for the sender to go quiet so that separate arrivals meet in one chunk.
       if (this.o.faults.glue) {
         const quiet = now - this.lastArrival;
         if (quiet < GLUE_WINDOW_MS && !this.finished) return this.schedulePump(GLUE_WINDOW_MS - quiet);
-        while (this.inbound.length > 1 && this.inbound[1].type === 'data' && this.inbound[1].due <= now) {
-          head.a = (head.a as string) + (this.inbound.splice(1, 1)[0].a as string);
-        }
+      }
+      // Like recv() on the board, a chunk takes whatever has arrived, up to the chunk size.
+      while (this.inbound.length > 1 && this.inbound[1].type === 'data' && this.inbound[1].due <= now) {
+        head.a = (head.a as string) + (this.inbound.splice(1, 1)[0].a as string);
       }
       const s = head.a as string;
       const max = this.maxChunk;

@@ -215,6 +215,8 @@
   G.console.info = G.console.warn = G.console.error = G.console.debug = G.console.log;
   G.print = G.console.log;
   G.getTime = function getTime() { return host.now() / 1000; };
+  // Only the Linux build has quit(): it ends the interpreter at once.
+  if (profile.quit) G.quit = function quit() { host.quit(); };
   G.E = {
     toString: toByteString,
     toUint8Array: function () {
