@@ -76,8 +76,8 @@ const store = (s: string) => {
 // Oldest first, one at a time; a buffered reading is erased only once acknowledged.
 const drain = () => {
   const i = head;
-  const s = get(i);
   if (!up || busy || i == tail) return;
+  const s = get(i);
   if (s == null) {
     head++;
     return drain();
@@ -132,7 +132,7 @@ c.subscribe(base + 'commands', { qos: 1 }, 0, (_t: string, p: string) => {
     m = JSON.parse(p);
   } catch (e) {}
   if (!m || typeof m != 'object') r = { error: 'expected a JSON object' };
-  else if (m.cmd == 'ping') r = { pong: m.id == null ? null : m.id, uptime: Math.round(getTime()), seq: seq, buffered: tail - head };
+  else if (m.cmd == 'ping') r = { pong: m.id == null ? null : m.id, time: Math.round(getTime()), seq: seq, buffered: tail - head };
   else if (m.cmd == 'interval') {
     if (m.ms >= 100 && m.ms <= 864e5) {
       every = m.ms;
