@@ -407,7 +407,12 @@ export class Broker extends EventEmitter {
     this.log.info({ clientId: info.clientId, reason }, 'client disconnected');
     if (will && !this.closed) {
       // [MQTT-3.1.2-8]: the Will is published on every loss other than DISCONNECT.
-      this.publishFrom(info, { topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain });
+      // This runs inside socket event handlers: a throw here would take the whole broker down.
+      try {
+        this.publishFrom(info, { topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain });
+      } catch (err) {
+        this.log.error({ err, clientId: info.clientId }, 'publishing a Will failed');
+      }
     }
     for (const h of this.hooks) if (h.clientDisconnected) this.safe(() => h.clientDisconnected!(info, reason), undefined);
     this.emit('clientDisconnected', info, reason);

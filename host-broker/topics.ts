@@ -59,22 +59,24 @@ export class SubscriptionTree {
         if (prev === undefined || q > prev) out.set(id, q);
       }
     };
-    const walk = (n: Node, i: number) => {
+    // An explicit stack, not recursion: a topic may have ~32,000 levels, deeper than the JS stack.
+    const stack: [Node, number][] = [[this.root, 0]];
+    while (stack.length > 0) {
+      const [n, i] = stack.pop()!;
       // A leading wildcard does not match $-topics [MQTT-4.7.2-1].
       const wild = !(dollar && i === 0);
       if (wild) {
         const hash = n.children.get('#');
         if (hash) take(hash.subs); // `#` also matches the parent level [MQTT-4.7.1-2]
       }
-      if (i === levels.length) { take(n.subs); return; }
+      if (i === levels.length) { take(n.subs); continue; }
       const exact = n.children.get(levels[i]);
-      if (exact) walk(exact, i + 1);
+      if (exact) stack.push([exact, i + 1]);
       if (wild) {
         const plus = n.children.get('+');
-        if (plus) walk(plus, i + 1);
+        if (plus) stack.push([plus, i + 1]);
       }
-    };
-    walk(this.root, 0);
+    }
     return out;
   }
 }
