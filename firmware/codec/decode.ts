@@ -22,7 +22,7 @@ export const wellFormed = (h: number, b: string) => {
   // SUBACK return codes are 0, 1, 2 or 0x80 [MQTT-3.9.3-2].
   if (t == T_SUBACK) return !f && n > 2 && id > 0 && b.substr(2).split('').every((c: any) => (c = c.charCodeAt(0)) < 3 || c == 128);
   // CONNACK: only the session-present bit may be set [MQTT-3.2.2-1]; acks carry a non-zero id.
-  return (TWO_BYTE_TYPES >> t & 1) > 0 && n == 2 && f == (t == T_PUBREL ? 2 : 0) && (t > 2 ? id > 0 : id < 512);
+  return TWO_BYTE_TYPES >> t & 1 && n == 2 && f == (t == T_PUBREL ? 2 : 0) && (t > 2 ? id > 0 : id < 512);
 };
 
 /**
@@ -57,7 +57,7 @@ export const parser = (max: number, onPacket: (h: number, body: string) => void,
         if (c < 128) break;
       }
       if (n + i > max) {
-        onError('packet of ' + (skip = n + i) + ' bytes over maxPacket ' + max, false);
+        onError('packet over maxPacket ' + max + ': ' + (skip = n + i) + ' bytes', false);
         continue;
       }
       if (buf.length < n + i) return;

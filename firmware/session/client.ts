@@ -27,13 +27,15 @@ export const create = (o: any) => {
   let tx: any;
   let rx: any;
   let miss: any;
-  // Send queue of [id, packet, callback, extra]; q[0..sent) is written on this link.
-  const q: any[][] = [];
+  // q[0..sent) of the send queue is written on this link.
   let sent = 0;
   let lastId = 0;
   // Inbound QoS 2 ids awaiting PUBREL; acknowledged subscriptions [filter, qos, handler].
   let rel: number[] = [];
-  const subs: any[][] = [];
+  let subs: any[][] = [];
+  // (consts after lets: the minifier merges each kind into one declaration)
+  // Send queue of [id, packet, callback, extra].
+  const q: any[][] = [];
   const ev: any = {};
   const k = o.keepalive == null ? 60 : o.keepalive;
   const maxQos = FEATURE_QOS2 ? 2 : 1;
@@ -113,8 +115,7 @@ export const create = (o: any) => {
   };
 
   const unsub = (filter: string) => {
-    let i = 0;
-    for (; i < subs.length; i++) if (subs[i][0] == filter) subs.splice(i--, 1);
+    subs = subs.filter((s) => s[0] != filter);
   };
 
   const onPacket = (h: number, b: string) => {

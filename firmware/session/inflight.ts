@@ -23,8 +23,14 @@ export const ackType = (p: string) => {
 /**
  * Inbound QoS 2: remember `id` until PUBREL [MQTT-4.3.3-2]. Returns false if it
  * was already remembered (a redelivery: acknowledge again, do not deliver).
+ * Bounded, so a peer that never sends PUBREL cannot exhaust the board's memory:
+ * past 64 unreleased ids (brokers keep far fewer in flight) the oldest is forgotten.
  */
-export const remember = (ids: number[], id: number) => ids.indexOf(id) < 0 && ids.push(id) > 0;
+export const remember = (ids: number[], id: number) => {
+  if (ids.indexOf(id) >= 0) return false;
+  if (ids.push(id) > 64) ids.shift();
+  return true;
+};
 
 /** PUBREL arrived: the ids without `id`. */
 export const release = (ids: number[], id: number) => ids.filter((x) => x != id);

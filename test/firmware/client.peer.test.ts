@@ -128,6 +128,18 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
       assert.equal(b.events('message').length, 1);
     });
 
+    it('a peer that never sends PUBREL cannot grow memory without bound: 64 unreleased ids are kept, the oldest forgotten', async () => {
+      const { peer, b } = await setup();
+      const pub = (id: number) => peer.last.send({ cmd: 'publish', topic: 'flood', payload: Buffer.from(String(id)), qos: 2, messageId: id, dup: false, retain: false });
+      for (let id = 1; id <= 70; id++) pub(id);
+      await b.waitEvents('message', 70);
+      pub(70); // still remembered: not delivered again
+      pub(1); // forgotten (oldest past 64): delivered again
+      await peer.until('72 PUBREC', () => peer.of('pubrec').length === 72);
+      await sleep(100);
+      assert.deepEqual(b.events('message').slice(70).map((m) => m[2]), ['1']);
+    });
+
     it('inbound QoS 1 gets PUBACK with its id [MQTT-4.3.2-2]', async () => {
       const { peer, b } = await setup();
       peer.last.send({ cmd: 'publish', topic: 'a', payload: Buffer.from('1'), qos: 1, messageId: 77, dup: false, retain: true });
@@ -227,7 +239,7 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
       conn.send({ cmd: 'publish', topic: 'small', payload: Buffer.from('ok'), qos: 0, retain: false, dup: false });
       await b.waitEvents('message');
       assert.deepEqual(b.events('message').map((m) => m[1]), ['small']);
-      assert.deepEqual(b.events('error'), [['error', 'packet of 1008 bytes over maxPacket 512']]);
+      assert.deepEqual(b.events('error'), [['error', 'packet over maxPacket 512: 1008 bytes']]);
       assert.equal(b.run('c.refused'), 1);
       assert.equal(b.events('offline').length, 0);
     });

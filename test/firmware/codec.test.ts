@@ -182,7 +182,7 @@ describe('firmware codec (minified dist/test/codec.js) vs mqtt-packet', () => {
       for (let i = 0; i <= stream.length; i += 37) {
         const r = parseAll([stream.slice(0, i), stream.slice(i)], 512);
         assert.deepEqual(r.packets, [{ cmd: 'puback', messageId: 1 }, { cmd: 'puback', messageId: 2 }]);
-        assert.deepEqual(r.errors, [[`packet of ${big.length} bytes over maxPacket 512`, false]]);
+        assert.deepEqual(r.errors, [[`packet over maxPacket 512: ${big.length} bytes`, false]]);
       }
       // Exactly at the maximum is fine.
       assert.equal(parseAll([big], big.length).packets.length, 1);
