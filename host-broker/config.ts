@@ -36,6 +36,8 @@ export interface HubConfig {
   events: { enabled?: boolean; prefix?: string };
   routes: RouteConfig[];
   log: { level?: string };
+  /** Failed-login throttle per remote address; maxFailures 0 turns it off. */
+  authThrottle: { maxFailures?: number; windowMs?: number; blockMs?: number };
 }
 
 type Obj = Record<string, unknown>;
@@ -118,8 +120,8 @@ function resolveFrom(baseDir: string | undefined, p: string | undefined): string
 /** Validate a parsed config object. `baseDir` resolves relative paths (the config file's directory). */
 export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
   const o = obj(raw ?? {}, 'config');
-  onlyKeys(o, 'config', ['listeners', 'control', 'dataDir', 'memory', 'allowAnonymous', 'devices', 'filters', 'limits', 'events', 'routes', 'log']);
-  const cfg: HubConfig = { listeners: {}, devices: [], filters: {}, limits: {}, events: {}, routes: [], log: {} };
+  onlyKeys(o, 'config', ['listeners', 'control', 'dataDir', 'memory', 'allowAnonymous', 'devices', 'filters', 'limits', 'events', 'routes', 'log', 'authThrottle']);
+  const cfg: HubConfig = { listeners: {}, devices: [], filters: {}, limits: {}, events: {}, routes: [], log: {}, authThrottle: {} };
 
   if (o.listeners !== undefined) {
     const l = obj(o.listeners, 'listeners');
@@ -207,6 +209,18 @@ export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
 
   if (o.routes !== undefined) {
     cfg.routes = nested('routes', () => validateRoutes(o.routes, 'routes'));
+  }
+
+  if (o.authThrottle !== undefined) {
+    const a = obj(o.authThrottle, 'authThrottle');
+    const keys = ['maxFailures', 'windowMs', 'blockMs'] as const;
+    onlyKeys(a, 'authThrottle', [...keys]);
+    for (const k of keys) {
+      const v = a[k];
+      if (v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 86_400_000) throw new ConfigError(`authThrottle.${k}`, `expected an integer 0..86400000, got ${show(v)}`);
+      cfg.authThrottle[k] = v;
+    }
   }
 
   if (o.log !== undefined) {

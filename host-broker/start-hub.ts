@@ -9,6 +9,7 @@ import type { HubConfig } from './config';
 import { Control, createControl } from './control/control';
 import { ControlServer, startControlServer } from './control/http-server';
 import { RouteManager } from './routes/manager';
+import { AuthFailureThrottle } from './security/auth-throttle';
 import { HubCA } from './security/ca';
 import { DeviceRegistry } from './security/device-registry';
 import { DeviceSecurity } from './security/device-security';
@@ -23,6 +24,7 @@ export interface RunningHub {
   broker: Broker;
   registry: DeviceRegistry;
   security: DeviceSecurity;
+  throttle: AuthFailureThrottle;
   control?: Control;
   controlServer?: ControlServer;
   routes?: RouteManager;
@@ -48,15 +50,19 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
   const cleanups: (() => unknown)[] = [() => registry.close()];
   try {
     for (const d of cfg.devices) registry.upsert(d);
-    const security = new DeviceSecurity({ registry, allowAnonymous: cfg.allowAnonymous ?? false, defaults: cfg.filters });
+    // The throttle reports through the broker, which exists only below.
+    const sink: { broker?: Broker } = {};
+    const throttle = new AuthFailureThrottle({ ...cfg.authThrottle, report: (ev) => sink.broker?.hubEvent(ev) });
+    const security = new DeviceSecurity({ registry, allowAnonymous: cfg.allowAnonymous ?? false, defaults: cfg.filters, throttle });
     cleanups.push(() => security.stop());
     if (!security.allowAnonymous && registry.list().every((d) => !d.enabled)) {
       log.warn({ dataDir }, 'no enabled devices and anonymous access is off: every client will be refused (add one with `host-broker devices add`, or pass --allow-anonymous)');
     }
 
     const store = cfg.memory ? new MemoryStore() : new SqliteStore({ dataDir });
-    const broker = new Broker({ store, hooks: [security], limits: cfg.limits, events: cfg.events, logger: log });
+    const broker = new Broker({ store, hooks: [throttle, security], limits: cfg.limits, events: cfg.events, logger: log });
     security.attach(broker);
+    sink.broker = broker;
     cleanups.unshift(() => broker.close());
 
     let routes: RouteManager | undefined;
@@ -107,7 +113,7 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
 
     let closing: Promise<void> | undefined;
     return {
-      broker, registry, security, control, controlServer, routes, ports, dataDir,
+      broker, registry, security, throttle, control, controlServer, routes, ports, dataDir,
       close() {
         if (!closing) closing = runAll(cleanups);
         return closing;

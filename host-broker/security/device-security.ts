@@ -3,6 +3,7 @@
 // and subscribe to, and kicking a device out when it is disabled.
 import type { AuthResult, BrokerHooks, ClientInfo, ConnectRequest, HubEvent } from '../hooks';
 import { Device, DeviceRegistry } from './device-registry';
+import type { AuthFailureThrottle } from './auth-throttle';
 import { hashPassword, verifyPasswordAsync } from './password';
 import { policyAllowsFilter, policyAllowsTopic, TopicPolicy } from './topic-policy';
 
@@ -19,6 +20,8 @@ export interface DeviceSecurityOptions {
   defaults?: { publish?: TopicPolicy; subscribe?: TopicPolicy };
   /** Used to kick devices on disable; can also be set later with attach(). */
   broker?: KickTarget;
+  /** Told of each failed login (wrong or missing credentials, bad certificate), to block guessing addresses. */
+  throttle?: AuthFailureThrottle;
   /** How often to look for registry changes made by another process (the CLI) and kick what they disabled; 0 = never. Default 1000 ms. */
   watchIntervalMs?: number;
 }
@@ -40,12 +43,14 @@ export class DeviceSecurity implements BrokerHooks {
   private cacheRevision = '';
   private watchTimer?: NodeJS.Timeout;
   private dummyHash?: string;
+  private readonly throttle?: AuthFailureThrottle;
 
   constructor(opts: DeviceSecurityOptions) {
     this.registry = opts.registry;
     this.allowAnonymous = opts.allowAnonymous ?? false;
     this.defaults = opts.defaults ?? {};
     this.broker = opts.broker;
+    this.throttle = opts.throttle;
     const every = opts.watchIntervalMs ?? 1000;
     if (every > 0) {
       let seen = this.registry.revision();
@@ -68,6 +73,12 @@ export class DeviceSecurity implements BrokerHooks {
   }
 
   async authenticate(req: ConnectRequest): Promise<AuthResult> {
+    const result = await this.decide(req);
+    if (!result.ok && result.event === 'authentication_failure' && this.throttle) this.throttle.recordFailure(req.client.remoteAddress);
+    return result;
+  }
+
+  private async decide(req: ConnectRequest): Promise<AuthResult> {
     const result = await this.identify(req);
     if (!result.ok) return result;
     const owner = this.registry.get(req.clientId);

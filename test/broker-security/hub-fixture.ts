@@ -6,6 +6,7 @@ import * as path from 'path';
 import mqtt, { IClientOptions, MqttClient } from 'mqtt';
 import { Broker } from '../../host-broker/broker';
 import type { HubEvent } from '../../host-broker/hooks';
+import type { AuthFailureThrottle } from '../../host-broker/security/auth-throttle';
 import { HubCA } from '../../host-broker/security/ca';
 import { DeviceRegistry } from '../../host-broker/security/device-registry';
 import { DeviceSecurity } from '../../host-broker/security/device-security';
@@ -21,13 +22,13 @@ export interface Hub {
   close(): Promise<void>;
 }
 
-export async function startHub(opts: { allowAnonymous?: boolean } = {}): Promise<Hub> {
+export async function startHub(opts: { allowAnonymous?: boolean; throttle?: AuthFailureThrottle } = {}): Promise<Hub> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-sec-'));
   const registry = new DeviceRegistry({ dataDir: dir });
-  const security = new DeviceSecurity({ registry, allowAnonymous: opts.allowAnonymous ?? false, watchIntervalMs: 100 });
+  const security = new DeviceSecurity({ registry, allowAnonymous: opts.allowAnonymous ?? false, watchIntervalMs: 100, throttle: opts.throttle });
   const ca = HubCA.loadOrCreate(dir);
   const server = ca.loadOrIssueServerCert(dir, ['localhost', '127.0.0.1']);
-  const broker = new Broker({ hooks: [security] });
+  const broker = new Broker({ hooks: opts.throttle ? [opts.throttle, security] : [security] });
   security.attach(broker);
   const events: HubEvent[] = [];
   broker.on('hubEvent', (ev: HubEvent) => events.push(ev));

@@ -100,12 +100,13 @@ describe('host-broker CLI (spawned)', function () {
     }
   });
 
-  it('start: devices from the CLI connect; `devices disable` from another process kicks a connected one; SIGTERM exits 0', async () => {
+  it('start: devices from the CLI connect (TCP and WebSocket); `devices disable` from another process kicks a connected one; SIGTERM exits 0', async () => {
     const dd = ['--data-dir', dir];
     assert.equal((await runCli(['devices', 'add', 'd1', ...dd, '--username', 'u1', '--password', 'p1'])).code, 0);
-    const hub = await startCli(['--port', '0', '--control-port', '0', ...dd]);
+    const hub = await startCli(['--port', '0', '--ws-port', '0', '--ws-path', '/mqtt', '--control-port', '0', ...dd]);
     try {
-      assert.deepEqual(Object.keys(hub.ports).sort(), ['control', 'tcp']);
+      assert.deepEqual(Object.keys(hub.ports).sort(), ['control', 'tcp', 'ws']);
+      (await connect(`ws://127.0.0.1:${hub.ports.ws}/mqtt`, { username: 'u1', password: 'p1' })).end(true);
       const url = `mqtt://127.0.0.1:${hub.ports.tcp}`;
       await assert.rejects(connect(url, { username: 'u1', password: 'wrong' }), (e: any) => e.code === 4);
       await assert.rejects(connect(url, {}), (e: any) => e.code === 5);
