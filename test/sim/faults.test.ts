@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
-import { createBoard, Board } from '../../boards/sim';
-import { Peer, sleep, startPeer, until } from './peer';
+import { Board } from '../../boards/sim';
+import { perTest, sleep, startPeer, until } from './peer';
 
 function connectScript(port: number): string {
   return `
@@ -13,18 +13,9 @@ function connectScript(port: number): string {
 }
 
 describe('sim: faults on demand', () => {
-  const cleanup: (() => unknown)[] = [];
-  afterEach(async () => { while (cleanup.length) await cleanup.pop()!(); });
-  function boardOf(name: string): Board {
-    const b = createBoard({ board: name });
-    cleanup.push(() => b.destroy());
-    return b;
-  }
-  async function peerOf(onConn?: Parameters<typeof startPeer>[0]): Promise<Peer> {
-    const p = await startPeer(onConn);
-    cleanup.push(() => p.close());
-    return p;
-  }
+  const t = perTest();
+  const boardOf = (name: string) => t.board(name);
+  const peerOf = (onConn?: Parameters<typeof startPeer>[0]) => t.peer(onConn);
   const chunks = (b: Board): string[] => [...b.eval('chunks')];
 
   it('refuseConnects: an ESP board gets error, end, close(true) even though the peer listens', async () => {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
-import { createBoard, Board } from '../../boards/sim';
+import { Board } from '../../boards/sim';
 import { freePort } from '../helpers/ports';
-import { Peer, startPeer, until } from './peer';
+import { perTest, startPeer, until } from './peer';
 
 // Board-side script: connect and record every event in `ev`, every data chunk in `chunks`.
 function connectScript(port: number, mod = 'net'): string {
@@ -17,18 +17,9 @@ function connectScript(port: number, mod = 'net'): string {
 const events = (b: Board): string[] => [...b.eval('ev')];
 
 describe('sim: net sockets are shaped like Espruino\'s', () => {
-  const cleanup: (() => unknown)[] = [];
-  afterEach(async () => { while (cleanup.length) await cleanup.pop()!(); });
-  function boardOf(name: string): Board {
-    const b = createBoard({ board: name });
-    cleanup.push(() => b.destroy());
-    return b;
-  }
-  async function peerOf(onConn?: Parameters<typeof startPeer>[0]): Promise<Peer> {
-    const p = await startPeer(onConn);
-    cleanup.push(() => p.close());
-    return p;
-  }
+  const t = perTest();
+  const boardOf = (name: string) => t.board(name);
+  const peerOf = (onConn?: Parameters<typeof startPeer>[0]) => t.peer(onConn);
 
   it('connect calls back with the socket, then drain; the socket has no Node-only methods', async () => {
     const peer = await peerOf();

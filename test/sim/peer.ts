@@ -1,6 +1,7 @@
 // A small real TCP server on 127.0.0.1 for simulator tests: records what each
 // connection sends and lets the test script what it answers.
 import * as net from 'net';
+import { Board, BoardOptions, createBoard } from '../../boards/sim';
 
 export interface Peer {
   port: number;
@@ -49,3 +50,25 @@ export async function until<T>(what: string, check: () => T, timeoutMs = 5000): 
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Boards and peers that are torn down after each test of the calling describe().
+ * Call it inside describe().
+ */
+export function perTest(): { board(name: string, options?: Partial<BoardOptions>): Board; peer(onConn?: Parameters<typeof startPeer>[0]): Promise<Peer>; defer(fn: () => unknown): void } {
+  const cleanup: (() => unknown)[] = [];
+  afterEach(async () => { while (cleanup.length) await cleanup.pop()!(); });
+  return {
+    board(name, options) {
+      const b = createBoard({ ...options, board: name });
+      cleanup.push(() => b.destroy());
+      return b;
+    },
+    async peer(onConn) {
+      const p = await startPeer(onConn);
+      cleanup.push(() => p.close());
+      return p;
+    },
+    defer(fn) { cleanup.push(fn); },
+  };
+}
