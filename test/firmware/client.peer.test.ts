@@ -3,6 +3,10 @@
 // acks, links dropped mid-flow, duplicate QoS 2 deliveries, malformed and
 // oversized packets, SUBACK 0x80, CONNACK refusals; and to see exact packets.
 import { strict as assert } from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { Peer, politeBroker, PeerConn } from './helpers/peer';
 import { clientBoard, ClientBoard, sleep } from './helpers/board';
 
@@ -386,6 +390,39 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
       assert.equal(b.events('connect').length, 1);
       b.board.faults.refuseConnects(false);
       await b.waitEvents('connect', 2, 10000);
+    });
+
+    it('Linux build: a refused connection throws from net.connect; the client reports it and keeps retrying', async () => {
+      const { b } = await setup(politeBroker, 'minBackoff: 20, maxBackoff: 80', 'linux', false);
+      b.board.faults.refuseConnects(true);
+      b.run('c.connect()');
+      await b.waitEvents('reconnect', 3, 10000);
+      assert.ok(b.events('error').length >= 3);
+      assert.equal(b.events('offline').length, 0, 'never connected, so never offline');
+      b.board.faults.refuseConnects(false);
+      await b.waitEvents('connect', 1, 10000);
+    });
+
+    it('TLS (ESP32): the same client over require("tls") with the CA in the options', async function () {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-tls-'));
+      try {
+        execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+          '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+      } catch {
+        this.skip();
+      }
+      const key = fs.readFileSync(path.join(dir, 'key.pem'), 'utf8');
+      const cert = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8');
+      fs.rmSync(dir, { recursive: true, force: true });
+      const peer = await new Peer(politeBroker, { key, cert }).start();
+      peers.push(peer);
+      const b = clientBoard('esp32', `{ host: "localhost", port: ${peer.port}, net: require("tls"), ca: ${JSON.stringify(cert)}, clientId: "tls1" }`);
+      boards.push(b);
+      b.run('c.connect()');
+      await b.waitEvents('connect');
+      b.run('c.publish("secure", "x", { qos: 1 }, cb("pub"))');
+      await b.waitEvents('pub');
+      assert.equal(peer.of('publish')[0].topic, 'secure');
     });
 
     it('reconnect: false stays down after a drop', async () => {

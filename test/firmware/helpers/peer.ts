@@ -3,6 +3,7 @@
 // acks, dropped links mid-flow, duplicates, malformed or oversized packets,
 // SUBACK 0x80, CONNACK refusals). Each test scripts its replies.
 import * as net from 'net';
+import * as tls from 'tls';
 import * as mqttPacket from 'mqtt-packet';
 
 export interface PeerConn {
@@ -33,10 +34,13 @@ export const politeBroker: Script = (c, p) => {
 
 export class Peer {
   readonly conns: PeerConn[] = [];
-  private server = net.createServer((s) => this.accept(s));
+  private server: net.Server;
   port = 0;
 
-  constructor(public script: Script = politeBroker) {}
+  /** With `tlsOptions` ({ key, cert }) the peer listens with TLS. */
+  constructor(public script: Script = politeBroker, tlsOptions?: tls.TlsOptions) {
+    this.server = tlsOptions ? tls.createServer(tlsOptions, (s) => this.accept(s)) : net.createServer((s) => this.accept(s));
+  }
 
   async start(): Promise<this> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
