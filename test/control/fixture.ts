@@ -2,7 +2,6 @@
 import * as net from 'net';
 import * as mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
-import mqtt, { IClientOptions, MqttClient } from 'mqtt';
 import { Broker } from '../../host-broker/broker';
 import { Control, createControl } from '../../host-broker/control/control';
 import { ControlServer, startControlServer } from '../../host-broker/control/http-server';
@@ -27,22 +26,8 @@ export async function startControlledHub(): Promise<ControlledHub> {
   };
 }
 
-const open = new Set<MqttClient>();
-
-export function connect(url: string, opts: IClientOptions = {}): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, clientId: `t-${Math.random().toString(16).slice(2, 10)}`, ...opts });
-    open.add(c);
-    c.once('connect', () => resolve(c));
-    c.once('error', (err) => reject(err));
-    c.once('close', () => reject(new Error('closed before CONNACK')));
-  });
-}
-
-export async function endAll(): Promise<void> {
-  await Promise.all([...open].map((c) => c.endAsync(true).catch(() => undefined)));
-  open.clear();
-}
+// MQTT.js peers: the same helpers the security tests use.
+export { connect, endAll } from '../broker-security/hub-fixture';
 
 export const until = async (cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000) => {
   const deadline = Date.now() + timeoutMs;
