@@ -20,6 +20,12 @@ export interface Will { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: 
 const MAX_PENDING_FRAMES = 64;
 /** Outgoing bytes buffered for a slow client beyond which QoS 0 messages for it are dropped. */
 const QOS0_BACKLOG_BYTES = 8 * 1024 * 1024;
+/**
+ * Unread output beyond which the broker stops reading the client until it drains:
+ * otherwise small requests with big answers (re-SUBSCRIBE to a large retained
+ * message, PINGREQ floods) grow the broker's buffer without bound.
+ */
+const READ_PAUSE_BACKLOG_BYTES = QOS0_BACKLOG_BYTES;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -45,13 +51,21 @@ export class Connection {
   /** Outgoing packets wait behind a delayed one to keep their order. */
   private outChain: Promise<void> | null = null;
   private outChainLength = 0;
+  /** Reading is paused until the client drains its output backlog. */
+  private backlogPaused = false;
+  /** The backlog at the last keepalive check: shrinking counts as life while reading is paused. */
+  private backlogAtCheck = 0;
 
   constructor(readonly broker: Broker, readonly socket: Duplex, info: Omit<ClientInfo, 'clientId'>) {
     this.info = { ...info, clientId: '' };
     this.reader = new FrameReader(broker.limits.maxPacketSize);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.close(`socket error: ${err.message}`, { will: true }));
-    socket.on('close', () => this.endOfStream('connection lost'));
+    socket.on('close', () => {
+      // The socket is gone: no drain will come, so frames held for it are handled now.
+      this.backlogPaused = false;
+      this.endOfStream('connection lost');
+    });
     socket.on('end', () => this.endOfStream('connection closed by the client without DISCONNECT'));
     this.connectTimer = setTimeout(() => {
       if (this.state !== 'new') return;
@@ -77,6 +91,7 @@ export class Connection {
     if (this.state === 'closed') return;
     if (!this.processing && this.pending.length === 0) { this.close(reason, { will: true }); return; }
     this.pending.push({ eof: reason });
+    void this.pump(); // frames held for a backlog are waiting, not being processed
   }
 
   private onData(chunk: Buffer): void {
@@ -99,7 +114,8 @@ export class Connection {
     if (this.processing) return;
     this.processing = true;
     try {
-      while (this.pending.length > 0 && this.state !== 'closed') {
+      // Frames wait while the client's output backlog drains; 'drain' pumps again.
+      while (this.pending.length > 0 && this.state !== 'closed' && !this.backlogPaused) {
         const f = this.pending.shift()!;
         const r = this.handleFrame(f);
         if (r) await r;
@@ -111,7 +127,11 @@ export class Connection {
     } finally {
       this.processing = false;
     }
-    if (this.state !== 'closed' && this.pending.length <= MAX_PENDING_FRAMES && this.socket.isPaused()) this.socket.resume();
+    this.resumeIfIdle();
+  }
+
+  private resumeIfIdle(): void {
+    if (this.state !== 'closed' && !this.processing && !this.backlogPaused && this.pending.length <= MAX_PENDING_FRAMES && this.socket.isPaused()) this.socket.resume();
   }
 
   private handleFrame(f: Frame | FrameError | { eof: string }): void | Promise<void> {
@@ -197,6 +217,11 @@ export class Connection {
   write(packet: Packet): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
     this.socket.write(mqtt.generate(packet));
+    if (!this.backlogPaused && this.socket.writableLength > READ_PAUSE_BACKLOG_BYTES) {
+      this.backlogPaused = true;
+      this.socket.pause();
+      this.socket.once('drain', () => { this.backlogPaused = false; void this.pump(); });
+    }
   }
 
   /** Called once CONNECT is accepted. */
@@ -205,6 +230,10 @@ export class Connection {
     if (this.keepalive <= 0) return;
     const limitMs = this.keepalive * 1500; // [MQTT-3.1.2-24]: 1.5 x keepalive
     const check = () => {
+      // Paused by our own backlog, the client's bytes wait unread: a shrinking backlog shows it is alive.
+      const backlog = this.socket.writableLength;
+      if (this.backlogPaused && backlog < this.backlogAtCheck) this.lastRx = Date.now();
+      this.backlogAtCheck = backlog;
       const idle = Date.now() - this.lastRx;
       if (idle >= limitMs) {
         this.log.info({ clientId: this.info.clientId, keepalive: this.keepalive }, 'keepalive expired');
