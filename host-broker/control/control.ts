@@ -38,6 +38,8 @@ export interface ControlOptions {
   transcript?: TranscriptOptions;
   /** How many recent messages to keep for `since`/`messages()`; default 1000. */
   recentMessages?: number;
+  /** ...and at most this many payload bytes in all; default 16 MiB. */
+  recentBytes?: number;
 }
 
 export class TimeoutError extends Error {
@@ -58,6 +60,8 @@ export class Control {
   readonly hooks: BrokerHooks;
   private readonly recent: ObservedMessage[] = [];
   private readonly recentMax: number;
+  private readonly recentBytesMax: number;
+  private recentBytes = 0;
   private msgSeq = 0;
   private waiters = new Set<Waiter>();
   private closed = false;
@@ -66,6 +70,7 @@ export class Control {
   constructor(readonly broker: ControlledBroker, opts: ControlOptions = {}) {
     this.transcripts = new TranscriptRecorder(opts.transcript);
     this.recentMax = opts.recentMessages ?? 1000;
+    this.recentBytesMax = opts.recentBytes ?? 16 * 1024 * 1024;
     this.hooks = {
       acceptSocket: (info) => this.faults.acceptSocket(info),
       packetIn: (client, packet) => this.onPacket(client, 'in', packet),
@@ -87,7 +92,10 @@ export class Control {
 
   private observe(m: ObservedMessage): void {
     this.recent.push(m);
-    if (this.recent.length > this.recentMax) this.recent.shift();
+    this.recentBytes += m.payload.length;
+    while (this.recent.length > 1 && (this.recent.length > this.recentMax || this.recentBytes > this.recentBytesMax)) {
+      this.recentBytes -= this.recent.shift()!.payload.length;
+    }
     for (const w of [...this.waiters]) if (topicMatches(w.filter, m.topic)) w.resolve(m);
   }
 

@@ -1,5 +1,7 @@
 import { strict as assert } from 'assert';
 import type { ClientInfo } from '../../host-broker/hooks';
+import { Broker } from '../../host-broker/broker';
+import { createControl } from '../../host-broker/control/control';
 import { FaultInjector, parseFaultSpec } from '../../host-broker/control/faults';
 import { TranscriptRecorder } from '../../host-broker/control/transcript';
 
@@ -66,5 +68,22 @@ describe('control/faults: rules', () => {
     f.refuseConnections(0);
     assert.equal(f.acceptSocket(s), true);
     assert.throws(() => f.refuseConnections(-1), /ms: expected/);
+  });
+});
+
+describe('control: the recent-message log is bounded in count and bytes', () => {
+  it('drops the oldest messages first', async () => {
+    const broker = new Broker();
+    const control = createControl(broker, { recentMessages: 3, recentBytes: 1000 });
+    try {
+      for (let i = 0; i < 5; i++) await broker.publish({ topic: `n/${i}`, payload: 'x' });
+      assert.deepEqual(control.messages().map((m) => m.topic), ['n/2', 'n/3', 'n/4']);
+      await broker.publish({ topic: 'big/1', payload: Buffer.alloc(600) });
+      await broker.publish({ topic: 'big/2', payload: Buffer.alloc(600) });
+      assert.deepEqual(control.messages().map((m) => m.topic), ['big/2']);
+    } finally {
+      control.close();
+      await broker.close();
+    }
   });
 });
