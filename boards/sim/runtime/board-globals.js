@@ -475,7 +475,11 @@
     },
     removeCached: function (name) { delete sources[name]; delete cache[name]; },
     removeAllCached: function () { sources = {}; cache = {}; },
-    getCached: function () { return Object.keys(sources); },
+    getCached: function () {
+      var names = Object.keys(cache);
+      for (var n in sources) if (names.indexOf(n) < 0) names.push(n);
+      return names;
+    },
   };
   G.require = function require(name) {
     name = String(name);
@@ -493,6 +497,8 @@
       throw e;
     }
     cache[name] = module.exports;
+    // Like the board, keep the module's functions, not its source text.
+    delete sources[name];
     return module.exports;
   };
 
