@@ -156,6 +156,22 @@ describe('firmware client vs mosquitto (minified bundle on the simulated board)'
     assert.deepEqual(b.events('h').map((e) => e[1]).sort(), ['température/cuisine', 'température/salon']);
   });
 
+  it('ESP build (no unicode: strings are raw UTF-8 bytes): UTF-8 topics pass through unchanged both ways', async () => {
+    const b = await device();
+    const p = await peer();
+    const got = received(p);
+    await p.subscribeAsync('température/#', { qos: 1 });
+    b.run(`c.subscribe("température/+", { qos: 1 }, cb("sub"), function (t) { log.push(["h", t == "température/cuisine", t.length]); });`);
+    await b.waitEvents('sub');
+    b.run('c.publish("température/salon", "21", { qos: 1 }, cb("pub"))');
+    await until('message at the peer', () => got.length);
+    assert.equal(got[0].topic, 'température/salon');
+    await p.publishAsync('température/cuisine', '19', { qos: 1 });
+    const hs = await b.waitEvents('h', 2);
+    // 'é' is two bytes, so two chars on this board.
+    assert.ok(hs.some((h) => h[1] === true && h[2] === 'température/cuisine'.length + 1), JSON.stringify(hs));
+  });
+
   it('[MQTT-3.1.2-8] the Will is published when the link drops without DISCONNECT', async () => {
     const p = await peer();
     const got = received(p);
