@@ -94,12 +94,15 @@ const drain = () => {
 
 const read = () => {
   const m = process.memory();
+  // The Linux build's E.getTemperature() gives NaN: simulate a sensor where there is none.
+  let t = E.getTemperature ? E.getTemperature() : NaN;
+  if (!(t > -100)) t = 20 + 5 * Math.random();
   const s = JSON.stringify({
     id: cfg.id,
     boot: boot,
     seq: ++seq,
     time: Math.round(getTime()),
-    temp: Math.round((E.getTemperature ? E.getTemperature() : 20 + 5 * Math.random()) * 10) / 10,
+    temp: Math.round(t * 10) / 10,
     free: m.free,
     lost: lost,
   });

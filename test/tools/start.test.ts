@@ -1,0 +1,46 @@
+// `npm start` as a spawned process: host broker + simulated boards + live summary.
+import { strict as assert } from 'assert';
+import { runTool } from './run';
+import { parseBrokerUrl } from '../../tools/start';
+import { startLocalHub } from '../../tools/hil/hub';
+
+describe('npm start (tools/start.ts)', function () {
+  this.timeout(90000);
+
+  it('--duration 5: starts the broker and 3 boards, exits 0 with a final summary that counts telemetry per board', async () => {
+    const r = await runTool('tools/start.ts', ['--duration', '5']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /host broker on mqtt:\/\/127\.0\.0\.1:\d+/);
+    const summary = r.stdout.slice(r.stdout.indexOf('final summary:'));
+    assert.match(summary, /boards 3\/3 online \| (\d+) messages/);
+    const rows = summary.split('\n').filter((l) => /^esp32-\w+-\d /.test(l));
+    assert.equal(rows.length, 3, summary);
+    for (const row of rows) {
+      const m = /online\s+(\d+)\s+seq (\d+)/.exec(row);
+      assert.ok(m && Number(m[1]) > 0, `a board with no telemetry: ${row}`);
+    }
+  });
+
+  it('--broker: uses a broker that is already running instead of starting one', async () => {
+    const hub = await startLocalHub({});
+    try {
+      const r = await runTool('tools/start.ts', ['--duration', '3', '--boards', '1', '--board', 'esp8266', '--broker', hub.url]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.doesNotMatch(r.stdout, /host broker on/);
+      assert.match(r.stdout, new RegExp(`broker ${hub.url.replace(/\./g, '\\.')} \\| boards 1/1 online`));
+      const msgs = await hub.control.messages({ filter: 'devices/+/telemetry' });
+      assert.ok(msgs.messages.length > 0);
+    } finally { await hub.close(); }
+  });
+
+  it('--help lists the flags; a bad flag value is refused with a message naming it', async () => {
+    const help = await runTool('tools/start.ts', ['--help']);
+    assert.equal(help.code, 0);
+    for (const f of ['--boards', '--board', '--broker', '--duration']) assert.ok(help.stdout.includes(f), f);
+    const bad = await runTool('tools/start.ts', ['--boards', 'x']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--boards.*expected a whole number/);
+    assert.throws(() => parseBrokerUrl('http://x:1'), /expected mqtt:\/\/host:port/);
+    assert.deepEqual(parseBrokerUrl('mqtt://10.0.0.2'), { host: '10.0.0.2', port: 1883 });
+  });
+});

@@ -1,0 +1,47 @@
+// Builds the firmware when dist/ is missing or older than its sources, so the
+// tools always run the bundles that match the checkout.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const ROOT = path.join(__dirname, '..', '..');
+export const DIST = path.join(ROOT, 'dist');
+
+function newest(p: string): number {
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let t = 0;
+  for (const f of fs.readdirSync(p)) t = Math.max(t, newest(path.join(p, f)));
+  return t;
+}
+
+export function bundleFile(board: string, name: 'mqtt-client' | 'telemetry'): string {
+  return path.join(DIST, board, name + '.js');
+}
+
+/** Why dist/ must be rebuilt for `boards`, or '' when it is up to date. */
+export function staleReason(boards: string[]): string {
+  const sources = Math.max(newest(path.join(ROOT, 'firmware')), newest(path.join(ROOT, 'rollup.config.mjs')),
+    ...fs.readdirSync(path.join(ROOT, 'boards')).filter((f) => f.endsWith('.json')).map((f) => newest(path.join(ROOT, 'boards', f))));
+  for (const b of boards) {
+    for (const name of ['mqtt-client', 'telemetry'] as const) {
+      const f = bundleFile(b, name);
+      if (!fs.existsSync(f)) return `${path.relative(ROOT, f)} is missing`;
+      if (fs.statSync(f).mtimeMs < sources) return `${path.relative(ROOT, f)} is older than the firmware sources`;
+    }
+  }
+  return '';
+}
+
+/** Runs `rollup -c` when needed; returns the reason it built, or '' if it did not. Throws if the build fails. */
+export function ensureBuilt(boards: string[], log: (line: string) => void = () => undefined): string {
+  const why = staleReason(boards);
+  if (!why) return '';
+  log(`building the firmware (${why}) ...`);
+  const rollup = path.join(ROOT, 'node_modules', 'rollup', 'dist', 'bin', 'rollup');
+  const r = spawnSync(process.execPath, [rollup, '-c', 'rollup.config.mjs', '--silent'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`firmware build failed (rollup exit ${r.status}):\n${r.stderr || r.stdout}`);
+  const still = staleReason(boards);
+  if (still) throw new Error(`firmware build ran but ${still}`);
+  return why;
+}

@@ -1,0 +1,166 @@
+// `npm start`: the main job on a fresh clone. Builds the firmware if dist/ is
+// missing or stale, starts the host broker (in this process, in memory, control
+// API on), starts simulated boards running dist/<board>/telemetry.js, and shows
+// the telemetry flowing until Ctrl-C (or --duration seconds).
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import mqtt, { MqttClient } from 'mqtt';
+import type { Board } from '../boards/sim';
+import { ensureBuilt } from './hil/build';
+import { LocalHub, startLocalHub } from './hil/hub';
+import { startTelemetryBoard } from './hil/sim-app';
+
+export interface StartOptions {
+  boards: number;
+  board: string;
+  broker?: string;
+  duration?: number;
+  interval: number;
+}
+
+interface BoardStats {
+  status: string;
+  messages: number;
+  last?: { seq: number; temp: number; boot: number; free: number };
+  lastAt?: number;
+  errors: number;
+}
+
+const intArg = (min: number, max: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number ${min}..${max}`);
+  return n;
+};
+
+/** mqtt://host:port -> host and port, or a clear error. */
+export function parseBrokerUrl(url: string): { host: string; port: number } {
+  const m = /^mqtt:\/\/([^:/]+)(?::(\d+))?\/?$/.exec(url);
+  if (!m) throw new InvalidArgumentError(`expected mqtt://host:port, got ${JSON.stringify(url)}`);
+  const port = m[2] ? Number(m[2]) : 1883;
+  if (port < 1 || port > 65535) throw new InvalidArgumentError(`port must be 1..65535, got ${port}`);
+  return { host: m[1], port };
+}
+
+function table(ids: string[], stats: Map<string, BoardStats>, started: number, where: string): string[] {
+  const secs = Math.max(1, (Date.now() - started) / 1000);
+  const total = ids.reduce((n, id) => n + (stats.get(id)?.messages ?? 0), 0);
+  const online = ids.filter((id) => stats.get(id)?.status === 'online').length;
+  const lines = [
+    `broker ${where} | boards ${online}/${ids.length} online | ${total} messages in ${secs.toFixed(0)} s (${(total / secs).toFixed(1)}/s)`,
+    `${'board'.padEnd(18)} ${'status'.padEnd(8)} ${'msgs'.padStart(6)}  last reading`,
+  ];
+  for (const id of ids) {
+    const s = stats.get(id)!;
+    const last = s.last ? `seq ${s.last.seq} (boot ${s.last.boot}), ${s.last.temp} °C, ${s.last.free} vars free, ${((Date.now() - s.lastAt!) / 1000).toFixed(1)} s ago` : '-';
+    lines.push(`${id.padEnd(18)} ${s.status.padEnd(8)} ${String(s.messages).padStart(6)}  ${last}${s.errors ? `  (${s.errors} board errors)` : ''}`);
+  }
+  return lines;
+}
+
+/** Runs until stopped (or for `duration` s); resolves with the total messages seen. */
+export async function runStart(o: StartOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const say = (line: string) => out(line + '\n');
+  const built = ensureBuilt([o.board], say);
+  if (built) say('firmware built');
+  let hub: LocalHub | undefined;
+  let target: { host: string; port: number };
+  if (o.broker) target = parseBrokerUrl(o.broker);
+  else {
+    hub = await startLocalHub({});
+    target = { host: '127.0.0.1', port: hub.port };
+    say(`host broker on mqtt://127.0.0.1:${hub.port} (in memory), HIL control API on ${hub.controlUrl}`);
+  }
+  const where = `mqtt://${target.host}:${target.port}`;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-start-'));
+  const tag = Math.random().toString(36).slice(2, 6);
+  const ids = Array.from({ length: o.boards }, (_, i) => `${o.board}-${tag}-${i + 1}`);
+  const stats = new Map<string, BoardStats>(ids.map((id) => [id, { status: 'starting', messages: 0, errors: 0 }]));
+  const boards: Board[] = [];
+  let monitor: MqttClient | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const isTTY = !!process.stdout.isTTY;
+  let stopped: () => void = () => undefined;
+  const done = new Promise<void>((r) => { stopped = r; });
+  const started = Date.now();
+
+  try {
+    monitor = await mqtt.connectAsync(where, { reconnectPeriod: 1000, clientId: `start-monitor-${tag}` });
+    monitor.on('message', (topic, payload) => {
+      const [, id, kind] = topic.split('/');
+      const s = stats.get(id);
+      if (!s) return;
+      if (kind === 'status') s.status = payload.toString();
+      else if (kind === 'telemetry') {
+        s.messages++;
+        s.lastAt = Date.now();
+        try { s.last = JSON.parse(payload.toString()); } catch { /* a board sent something else: count it anyway */ }
+      }
+    });
+    await monitor.subscribeAsync(ids.flatMap((id) => [`devices/${id}/telemetry`, `devices/${id}/status`]), { qos: 1 });
+    say(`starting ${o.boards} simulated ${o.board} board(s) running dist/${o.board}/telemetry.js, a reading every ${o.interval} ms`);
+    say(`watch them yourself: mosquitto_sub -h ${target.host} -p ${target.port} -t 'devices/#' -v`);
+    for (const id of ids) {
+      const s = stats.get(id)!;
+      boards.push(startTelemetryBoard({
+        board: o.board, storageDir: path.join(tmp, id),
+        config: { id, host: target.host, port: target.port, interval: o.interval },
+        log: (line) => { if (line.startsWith('Uncaught')) { s.errors++; if (!isTTY) say(`${id}: ${line}`); } },
+      }));
+    }
+    const render = () => {
+      const lines = table(ids, stats, started, where);
+      if (isTTY) out(`\x1b[${lines.length}A\x1b[0J` + lines.join('\n') + '\n');
+      else say(lines[0]);
+    };
+    if (isTTY) out('\n'.repeat(ids.length + 2));
+    timer = setInterval(render, isTTY ? 1000 : 2000);
+    const stop = () => stopped();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (o.duration !== undefined) setTimeout(stop, o.duration * 1000).unref();
+    await done;
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    clearInterval(timer);
+    say('\nfinal summary:');
+    for (const l of table(ids, stats, started, where)) say(l);
+  } finally {
+    if (timer) clearInterval(timer);
+    boards.forEach((b) => b.destroy());
+    await monitor?.endAsync(true).catch(() => undefined);
+    await hub?.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return ids.reduce((n, id) => n + stats.get(id)!.messages, 0);
+}
+
+export function buildProgram(): Command {
+  return new Command('npm start --')
+    .description('Build the firmware if needed, start the host broker and simulated boards running the telemetry app, and show the telemetry flowing (Ctrl-C stops everything).')
+    .addOption(new Option('--boards <n>', 'simulated boards').argParser(intArg(1, 500)).default(3))
+    .addOption(new Option('--board <name>', 'board profile of the simulated boards').choices(['esp32', 'esp8266']).default('esp32'))
+    .option('--broker <url>', 'use this broker (mqtt://host:port) instead of starting the host broker', (v) => { parseBrokerUrl(v); return v; })
+    .addOption(new Option('--duration <s>', 'stop after this many seconds and print a final summary').argParser(intArg(1, 86400)))
+    .addOption(new Option('--interval <ms>', 'ms between readings on each board').argParser(intArg(100, 86400000)).default(1000))
+    .showHelpAfterError('(run with --help for usage)');
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  program.parse(process.argv);
+  const o = program.opts() as StartOptions;
+  const total = await runStart(o);
+  if (total === 0) {
+    process.stderr.write('no telemetry arrived: check the broker address and the board errors above\n');
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`npm start: ${err && err.message ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
