@@ -89,7 +89,7 @@ export class Connection {
 
   private endOfStream(reason: string): void {
     if (this.state === 'closed') return;
-    if (!this.processing && this.pending.length === 0) { this.close(reason, { will: true }); return; }
+    if (!this.processing && this.pending.length === 0) { this.closeAtEof(reason); return; }
     this.pending.push({ eof: reason });
     void this.pump(); // frames held for a backlog are waiting, not being processed
   }
@@ -134,8 +134,19 @@ export class Connection {
     if (this.state !== 'closed' && !this.processing && !this.backlogPaused && this.pending.length <= MAX_PENDING_FRAMES && this.socket.isPaused()) this.socket.resume();
   }
 
+  /** End of stream: a stream that ends inside a packet is a truncated packet, and says so. */
+  private closeAtEof(reason: string): void {
+    const partial = this.reader.pendingBytes;
+    if (partial > 0) {
+      const msg = `the connection ended inside a packet (${partial} bytes of it received): truncated packet`;
+      this.event('malformed_packet', 'warning', msg);
+      reason = msg;
+    }
+    this.close(reason, { will: true });
+  }
+
   private handleFrame(f: Frame | FrameError | { eof: string }): void | Promise<void> {
-    if ('eof' in f) { this.close(f.eof, { will: true }); return; }
+    if ('eof' in f) { this.closeAtEof(f.eof); return; }
     if ('kind' in f) {
       this.event(f.kind, 'warning', f.message);
       this.close(f.message, { will: true });
