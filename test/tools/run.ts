@@ -6,9 +6,9 @@ export const ROOT = path.join(__dirname, '..', '..');
 
 export interface Run { code: number | null; stdout: string; stderr: string }
 
-export function runTool(script: string, args: string[], timeoutMs = 60000): Promise<Run> {
+export function runTool(script: string, args: string[], timeoutMs = 60000, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => { stdout += d; });
