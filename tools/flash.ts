@@ -33,7 +33,7 @@ export function buildConfig(o: FlashOptions, env: NodeJS.ProcessEnv = process.en
     try {
       cfg = JSON.parse(fs.readFileSync(o.config, 'utf8'));
     } catch (err: any) {
-      throw new Error(`--config ${o.config}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+      throw new Error(`--config ${o.config}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, { cause: err });
     }
     if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new Error(`--config ${o.config}: expected a JSON object`);
   }
