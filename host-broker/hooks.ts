@@ -29,10 +29,14 @@ export interface ConnectRequest {
   clean: boolean;
 }
 
-/** Result of authentication: accept (optionally naming the device) or refuse with a CONNACK code. */
+/**
+ * Result of authentication: accept (optionally naming the device) or refuse with a CONNACK code.
+ * A refusal names the device it was about (disabled, TLS required, wrong password) when one is
+ * known, so the hub event is filed under that device rather than the client id.
+ */
 export type AuthResult =
   | { ok: true; deviceId?: string }
-  | { ok: false; returnCode: 2 | 4 | 5; reason: string; event: HubEventKind };
+  | { ok: false; returnCode: 2 | 4 | 5; reason: string; event: HubEventKind; deviceId?: string };
 
 /** What a packet hook may ask the core to do with a packet. */
 export type PacketVerdict = undefined | { action: 'drop' } | { action: 'delay'; ms: number } | { action: 'disconnect' };

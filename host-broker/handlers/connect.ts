@@ -3,6 +3,7 @@
 import { randomBytes } from 'crypto';
 import type { IConnectPacket } from 'mqtt-packet';
 import type { Connection } from '../connection';
+import { packetSummary } from '../events';
 import type { ConnectRequest } from '../hooks';
 
 export async function handleConnect(conn: Connection, p: IConnectPacket): Promise<void> {
@@ -55,7 +56,12 @@ export async function handleConnect(conn: Connection, p: IConnectPacket): Promis
   const auth = await broker.authenticate(req);
   if ((conn.state as string) === 'closed') return; // the socket went away while we waited
   if (!auth.ok) {
-    conn.event(auth.event, 'warning', auth.reason, p);
+    if (auth.deviceId !== undefined) {
+      // Filed under the device the refusal is about; the refused client is never mapped to it.
+      broker.hubEvent({ kind: auth.event, severity: 'warning', objectType: 'device', objectId: auth.deviceId, message: auth.reason, packet: packetSummary(p) });
+    } else {
+      conn.event(auth.event, 'warning', auth.reason, p);
+    }
     refuse(auth.returnCode, auth.reason);
     return;
   }

@@ -28,8 +28,9 @@ export interface DeviceSecurityOptions {
 
 type Refusal = Extract<AuthResult, { ok: false }>;
 
-function refuse(returnCode: 4 | 5, event: HubEvent['kind'], reason: string): Refusal {
-  return { ok: false, returnCode, reason, event };
+/** `deviceId`: the device the refusal is about, when one is known (its hub event is filed under it). */
+function refuse(returnCode: 4 | 5, event: HubEvent['kind'], reason: string, deviceId?: string): Refusal {
+  return deviceId === undefined ? { ok: false, returnCode, reason, event } : { ok: false, returnCode, reason, event, deviceId };
 }
 
 export class DeviceSecurity implements BrokerHooks {
@@ -85,7 +86,7 @@ export class DeviceSecurity implements BrokerHooks {
     // A client id that names a registered device is reserved for it: otherwise
     // anyone could take over (and kick) that device's session.
     if (owner && owner.id !== result.deviceId) {
-      return refuse(5, 'authentication_failure', `client id "${req.clientId}" belongs to device ${owner.id}`);
+      return refuse(5, 'authentication_failure', `client id "${req.clientId}" belongs to device ${owner.id}`, result.deviceId);
     }
     return result;
   }
@@ -106,19 +107,19 @@ export class DeviceSecurity implements BrokerHooks {
       const byUser = this.registry.findByUsername(req.username);
       if (device) {
         if (byUser && byUser.id !== device.id) {
-          return refuse(5, 'authentication_failure', `certificate of device ${device.id} used with the username of device ${byUser.id}`);
+          return refuse(5, 'authentication_failure', `certificate of device ${device.id} used with the username of device ${byUser.id}`, device.id);
         }
         if (req.password !== undefined && device.hasPassword && !(await this.checkPassword(device, req.password))) {
-          return refuse(4, 'authentication_failure', `wrong password for device ${device.id}`);
+          return refuse(4, 'authentication_failure', `wrong password for device ${device.id}`, device.id);
         }
       } else if (!byUser) {
         await this.checkPassword(undefined, req.password); // same cost as a known user: do not reveal which usernames exist
         return refuse(4, 'authentication_failure', `unknown username "${req.username}"`);
       } else if (!byUser.hasPassword) {
         if (!byUser.allowInsecure) return this.refuseInsecure(byUser);
-        return refuse(4, 'authentication_failure', `device ${byUser.id} has no password; it authenticates with its certificate`);
+        return refuse(4, 'authentication_failure', `device ${byUser.id} has no password; it authenticates with its certificate`, byUser.id);
       } else if (!(await this.checkPassword(byUser, req.password))) {
-        return refuse(4, 'authentication_failure', `wrong password for device ${byUser.id}`);
+        return refuse(4, 'authentication_failure', `wrong password for device ${byUser.id}`, byUser.id);
       } else {
         device = byUser;
       }
@@ -128,13 +129,13 @@ export class DeviceSecurity implements BrokerHooks {
       if (this.allowAnonymous) return { ok: true };
       return refuse(5, 'authentication_failure', 'no credentials, and anonymous access is off');
     }
-    if (!device.enabled) return refuse(5, 'device_disabled', `device ${device.id} is disabled`);
+    if (!device.enabled) return refuse(5, 'device_disabled', `device ${device.id} is disabled`, device.id);
     if (!device.allowInsecure && !viaCert) return this.refuseInsecure(device);
     return { ok: true, deviceId: device.id };
   }
 
   private refuseInsecure(device: Device): Refusal {
-    return refuse(5, 'tls_required', `device ${device.id} may only connect over TLS with its client certificate`);
+    return refuse(5, 'tls_required', `device ${device.id} may only connect over TLS with its client certificate`, device.id);
   }
 
   private async checkPassword(device: Device | undefined, password: Buffer | undefined): Promise<boolean> {
