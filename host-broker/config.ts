@@ -9,6 +9,7 @@ import { assertValidDeviceId } from './security/device-registry';
 import { parseTopicPolicy, TopicPolicy } from './security/topic-policy';
 import { validateRoutes } from './routes/config';
 import type { RouteConfig } from './routes/types';
+import { Obj, show, validators } from './validate';
 
 export class ConfigError extends Error {
   constructor(readonly field: string, expected: string) {
@@ -16,6 +17,9 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+const { obj, onlyKeys, str, bool: optBool } = validators(ConfigError);
+const optString = (o: Obj, key: string, field: string) => str(o, key, field, { optional: true });
 
 export interface ListenerAddress { port: number; host?: string }
 
@@ -39,8 +43,6 @@ export interface HubConfig {
   /** Failed-login throttle per remote address; maxFailures 0 turns it off. */
   authThrottle: { maxFailures?: number; windowMs?: number; blockMs?: number };
 }
-
-type Obj = Record<string, unknown>;
 
 const LIMIT_KEYS: (keyof Limits)[] = ['maxPacketSize', 'maxConnections', 'maxInflightPerClient', 'maxQueuedPerClient', 'keepaliveMin', 'keepaliveMax', 'connectTimeoutMs'];
 const LIMIT_RANGES: Record<keyof Limits, [number, number]> = {
@@ -66,33 +68,8 @@ function nested<T>(field: string, fn: () => T): T {
   }
 }
 
-function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s;
-}
-
-function obj(v: unknown, field: string): Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(field, `expected an object, got ${show(v)}`);
-  return v as Obj;
-}
-
-function onlyKeys(o: Obj, field: string, allowed: string[]): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) throw new ConfigError(`${field}.${k}`, `unknown field (expected one of: ${allowed.join(', ')})`);
-  }
-}
-
-function optString(o: Obj, key: string, field: string): string | undefined {
-  const v = o[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') throw new ConfigError(`${field}.${key}`, `expected a non-empty string, got ${show(v)}`);
-  return v;
-}
-
-function optBool(o: Obj, key: string, field: string): boolean | undefined {
-  const v = o[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'boolean') throw new ConfigError(`${field}.${key}`, `expected true or false, got ${show(v)}`);
+function intIn(v: unknown, field: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(field, `expected an integer ${min}..${max}, got ${show(v)}`);
   return v;
 }
 
@@ -187,8 +164,7 @@ export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
       const v = l[k];
       if (v === undefined) continue;
       const [min, max] = LIMIT_RANGES[k];
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(`limits.${k}`, `expected an integer ${min}..${max}, got ${show(v)}`);
-      cfg.limits[k] = v;
+      cfg.limits[k] = intIn(v, `limits.${k}`, min, max);
     }
     if (cfg.limits.keepaliveMin !== undefined && cfg.limits.keepaliveMax !== undefined && cfg.limits.keepaliveMin > cfg.limits.keepaliveMax) {
       throw new ConfigError('limits.keepaliveMin', `must not be above limits.keepaliveMax (${cfg.limits.keepaliveMax})`);
@@ -218,8 +194,7 @@ export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
     for (const k of keys) {
       const v = a[k];
       if (v === undefined) continue;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 86_400_000) throw new ConfigError(`authThrottle.${k}`, `expected an integer 0..86400000, got ${show(v)}`);
-      cfg.authThrottle[k] = v;
+      cfg.authThrottle[k] = intIn(v, `authThrottle.${k}`, 0, 86_400_000);
     }
   }
 

@@ -2,6 +2,7 @@
 // Every error names the field and says what was expected; unknown fields are errors,
 // so a typo never silently turns into a default.
 import { checkFilter } from '../../firmware/topic';
+import { Obj, show, validators } from '../validate';
 import { compileStatement } from './sql-params';
 import {
   DeliveryOptions, PostgresConnection, REST_METHODS, RestMethod, RouteConfig, RestRouteConfig, S3RouteConfig, SqlRouteConfig,
@@ -23,33 +24,7 @@ export const DEFAULT_DELIVERY: DeliveryOptions = {
   timeoutMs: 10000,
 };
 
-type Obj = Record<string, unknown>;
-
-function show(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s;
-}
-
-function obj(v: unknown, field: string): Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new RouteConfigError(field, `expected an object, got ${show(v)}`);
-  return v as Obj;
-}
-
-function onlyKeys(o: Obj, field: string, allowed: string[]): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) throw new RouteConfigError(`${field}.${k}`, `unknown field (expected one of: ${allowed.join(', ')})`);
-  }
-}
-
-function str(o: Obj, key: string, field: string, opts: { optional?: boolean; allowEmpty?: boolean } = {}): string | undefined {
-  const v = o[key];
-  if (v === undefined && opts.optional) return undefined;
-  if (typeof v !== 'string' || (!opts.allowEmpty && v === '')) {
-    throw new RouteConfigError(`${field}.${key}`, `expected a ${opts.allowEmpty ? '' : 'non-empty '}string, got ${show(v)}`);
-  }
-  return v;
-}
+const { obj, onlyKeys, str, bool: optBool } = validators(RouteConfigError);
 
 function int(o: Obj, key: string, field: string, min: number, max: number, dflt: number): number {
   const v = o[key];
@@ -61,10 +36,7 @@ function int(o: Obj, key: string, field: string, min: number, max: number, dflt:
 }
 
 function bool(o: Obj, key: string, field: string, dflt: boolean): boolean {
-  const v = o[key];
-  if (v === undefined) return dflt;
-  if (typeof v !== 'boolean') throw new RouteConfigError(`${field}.${key}`, `expected true or false, got ${show(v)}`);
-  return v;
+  return optBool(o, key, field) ?? dflt;
 }
 
 function oneOf<T extends string>(o: Obj, key: string, field: string, values: readonly T[], dflt?: T): T {
