@@ -19,6 +19,8 @@ import { SqliteStore } from './store/sqlite';
 
 export const DEFAULT_DATA_DIR = '.hub-data';
 export const DEFAULT_HOST = '127.0.0.1';
+/** The control API's port when `start --control-port` is given without one, and where `routes ...` commands look. */
+export const DEFAULT_CONTROL_PORT = 8081;
 
 export interface RunningHub {
   broker: Broker;
@@ -27,7 +29,7 @@ export interface RunningHub {
   throttle: AuthFailureThrottle;
   control?: Control;
   controlServer?: ControlServer;
-  routes?: RouteManager;
+  routes: RouteManager;
   ports: { tcp?: number; tls?: number; ws?: number; control?: number };
   dataDir: string;
   close(): Promise<void>;
@@ -65,17 +67,14 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
     sink.broker = broker;
     cleanups.unshift(() => broker.close());
 
-    let routes: RouteManager | undefined;
-    if (cfg.routes.length) {
-      routes = new RouteManager({
-        routes: cfg.routes, queue: cfg.memory ? ':memory:' : path.join(dataDir, 'routes.db'),
-        report: (ev) => broker.hubEvent(ev), eventsPrefix: broker.events.prefix,
-      });
-      broker.addHooks(routes.hooks);
-      routes.start();
-      const r = routes;
-      cleanups.unshift(() => r.close());
-    }
+    // Always there (an empty manager costs two tables), so routes can be added through the control API.
+    const routes = new RouteManager({
+      routes: cfg.routes, queue: cfg.memory ? ':memory:' : path.join(dataDir, 'routes.db'),
+      report: (ev) => broker.hubEvent(ev), eventsPrefix: broker.events.prefix,
+    });
+    cleanups.unshift(() => routes.close());
+    broker.addHooks(routes.hooks);
+    routes.start();
 
     const listen: ListenOptions = {};
     const l = cfg.listeners;
@@ -103,7 +102,7 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
     let control: Control | undefined;
     let controlServer: ControlServer | undefined;
     if (cfg.control) {
-      control = createControl(broker);
+      control = createControl(broker, { routes });
       controlServer = await startControlServer(control, { port: cfg.control.port, host: cfg.control.host ?? DEFAULT_HOST, security });
       ports.control = controlServer.port;
       const c = control; const s = controlServer;

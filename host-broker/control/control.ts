@@ -5,6 +5,9 @@ import type { Packet } from 'mqtt-packet';
 import { topicMatches, checkFilter } from '../../firmware/topic';
 import type { Broker, PublishOptions, SessionInfo } from '../broker';
 import type { BrokerHooks, ClientInfo, PacketVerdict } from '../hooks';
+import type { RouteManager } from '../routes/manager';
+import type { DeadLetter } from '../routes/queue';
+import type { RouteStatus } from '../routes/types';
 import type { ListenerName } from '../server';
 import { FaultInjector, FaultRule, FaultSpec, parseFaultSpec } from './faults';
 import { TranscriptEntry, TranscriptOptions, TranscriptRecorder } from './transcript';
@@ -34,8 +37,13 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+/** The route management calls the controls pass through (a RouteManager). */
+export type ControlledRoutes = Pick<RouteManager, 'list' | 'get' | 'add' | 'remove' | 'deadLetters' | 'requeueDeadLetters'>;
+
 export interface ControlOptions {
   transcript?: TranscriptOptions;
+  /** The hub's routes; without it the route calls throw (and the HTTP face answers 404). */
+  routes?: ControlledRoutes;
   /** How many recent messages to keep for `since`/`messages()`; default 1000. */
   recentMessages?: number;
   /** ...and at most this many payload bytes in all; default 16 MiB. */
@@ -66,8 +74,10 @@ export class Control {
   private waiters = new Set<Waiter>();
   private closed = false;
   private readonly onMessage: (topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, from: string | null) => void;
+  private readonly routes?: ControlledRoutes;
 
   constructor(readonly broker: ControlledBroker, opts: ControlOptions = {}) {
+    this.routes = opts.routes;
     this.transcripts = new TranscriptRecorder(opts.transcript);
     this.recentMax = opts.recentMessages ?? 1000;
     this.recentBytesMax = opts.recentBytes ?? 16 * 1024 * 1024;
@@ -197,6 +207,33 @@ export class Control {
 
   /** Publish as the hub. */
   publish(msg: PublishOptions): Promise<void> { return this.broker.publish(msg); }
+
+  // -------------------------------------------------------------------- routes
+
+  /** Whether this hub's routes were handed to the controls (ControlOptions.routes). */
+  hasRoutes(): boolean { return !!this.routes; }
+
+  /** Every route: queue depth, dead letters, state, counters, config with secrets as '***'. */
+  listRoutes(): RouteStatus[] { return this.routeManager().list(); }
+  getRoute(name: string): RouteStatus | undefined { return this.routeManager().get(name); }
+
+  /** Validates and starts a route; RouteConfigError (with `.field`) on bad config or a name in use. */
+  addRoute(config: unknown): RouteStatus { return this.routeManager().add(config); }
+
+  /** Stops a route; its queued and dead-lettered messages are discarded unless keepQueue. */
+  removeRoute(name: string, opts: { keepQueue?: boolean } = {}): Promise<{ removed: boolean; discarded: number }> {
+    return this.routeManager().remove(name, opts);
+  }
+
+  routeDeadLetters(name: string, limit = 100): DeadLetter[] { return this.routeManager().deadLetters(name, limit); }
+
+  /** Puts a route's dead letters back at the end of its queue; returns how many. */
+  requeueDeadLetters(name: string): number { return this.routeManager().requeueDeadLetters(name); }
+
+  private routeManager(): ControlledRoutes {
+    if (!this.routes) throw new Error('routes are not enabled on this hub (ControlOptions.routes)');
+    return this.routes;
+  }
 
   /** Detach from the broker; pending waits reject. */
   close(): void {

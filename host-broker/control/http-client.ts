@@ -1,12 +1,18 @@
 // A small Node client for the control HTTP API, for HIL tests in another process.
 // Method names follow the programmatic Control API.
 import * as http from 'http';
+import type { RouteStatus } from '../routes/types';
 import type { FaultRule, FaultSpec, PacketType } from './faults';
 import type { TranscriptEntry } from './transcript';
 
 export interface MessageJson {
   seq: number; time: number; topic: string; payload: string; payloadBase64: string;
   qos: 0 | 1 | 2; retain: boolean; fromClientId: string | null;
+}
+
+export interface DeadLetterJson {
+  id: number; route: string; topic: string; payload: string; payloadBase64: string;
+  qos: 0 | 1 | 2; retain: boolean; ts: string; attempts: number; error: string; deadAt: string;
 }
 
 /** The API answered with an error status; `status` and the server's message are kept. */
@@ -105,6 +111,21 @@ export class ControlClient {
 
   publish(msg: { topic: string; payload?: string; payloadBase64?: string; qos?: 0 | 1 | 2; retain?: boolean }) {
     return this.request('POST', '/publish', msg);
+  }
+
+  listRoutes() { return this.request<RouteStatus[]>('GET', '/routes'); }
+  getRoute(name: string) { return this.request<RouteStatus>('GET', `/routes/${encodeURIComponent(name)}`); }
+  /** Validated by the hub: ControlApiError 400 naming the field, 409 if the name is in use. */
+  addRoute(config: Record<string, unknown>) { return this.request<RouteStatus>('POST', '/routes', config); }
+  removeRoute(name: string, opts: { keepQueue?: boolean } = {}) {
+    return this.request<{ route: string; removed: boolean; discarded: number; keptQueue: boolean }>('DELETE', `/routes/${encodeURIComponent(name)}${opts.keepQueue ? '?keepQueue=1' : ''}`);
+  }
+  async routeDeadLetters(name: string, opts: { limit?: number } = {}): Promise<DeadLetterJson[]> {
+    const q = opts.limit !== undefined ? `?limit=${opts.limit}` : '';
+    return (await this.request<{ deadLetters: DeadLetterJson[] }>('GET', `/routes/${encodeURIComponent(name)}/dead-letters${q}`)).deadLetters;
+  }
+  async requeueDeadLetters(name: string): Promise<number> {
+    return (await this.request<{ requeued: number }>('POST', `/routes/${encodeURIComponent(name)}/dead-letters/requeue`)).requeued;
   }
 
   devices() { return this.request<any[]>('GET', '/devices'); }

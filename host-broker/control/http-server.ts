@@ -4,6 +4,8 @@
 // open networks. Endpoints: see README.md next to this file.
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import { RouteConfigError } from '../routes/config';
+import type { DeadLetter } from '../routes/queue';
 import type { DeviceSecurity } from '../security/device-security';
 import { Control, ObservedMessage, TimeoutError, assertListenerName } from './control';
 import { parseFaultSpec } from './faults';
@@ -37,6 +39,18 @@ interface Route { method: string; pattern: RegExp; handler: Handler; status?: nu
 export function messageToJson(m: ObservedMessage) {
   return { seq: m.seq, time: m.time, topic: m.topic, payload: m.payload.toString('utf8'), payloadBase64: m.payload.toString('base64'),
     qos: m.qos, retain: m.retain, fromClientId: m.fromClientId };
+}
+
+export function deadLetterToJson(d: DeadLetter) {
+  return { id: d.id, route: d.route, topic: d.topic, payload: d.payload.toString('utf8'), payloadBase64: d.payload.toString('base64'),
+    qos: d.qos, retain: d.retain, ts: d.ts, attempts: d.attempts, error: d.error, deadAt: d.deadAt };
+}
+
+function boolParam(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name);
+  if (v === null || v === '0' || v === 'false') return false;
+  if (v === '' || v === '1' || v === 'true') return true;
+  throw new HttpError(400, `${name}: expected 1, true, 0 or false, got ${JSON.stringify(v)}`);
 }
 
 function intParam(q: URLSearchParams, name: string): number | undefined {
@@ -151,6 +165,46 @@ function routes(control: Control, security?: DeviceSecurity): Route[] {
     if (!sec.registry.get(params[0])) throw new HttpError(404, `device ${params[0]} does not exist`);
     sec.enable(params[0]);
     return { device: params[0], enabled: true };
+  });
+
+  const needRoutes = () => {
+    if (!control.hasRoutes()) throw new HttpError(404, 'routes are not enabled on this broker');
+  };
+  const route = (name: string) => {
+    needRoutes();
+    const st = control.getRoute(name);
+    if (!st) throw new HttpError(404, `no route named ${JSON.stringify(name)}`);
+    return st;
+  };
+  add('GET', '/routes', () => { needRoutes(); return control.listRoutes(); });
+  add('GET', '/routes/:name', ({ params }) => route(params[0]));
+  add('POST', '/routes', ({ body }) => {
+    needRoutes();
+    if (typeof body.name === 'string' && control.getRoute(body.name)) throw new HttpError(409, `route.name: route ${JSON.stringify(body.name)} exists; remove it first`);
+    try { return control.addRoute(body); } catch (err: any) {
+      if (err instanceof RouteConfigError) throw new HttpError(400, err.message);
+      throw err;
+    }
+  }, 201);
+  add('DELETE', '/routes/:name', async ({ params, query }) => {
+    needRoutes();
+    const keepQueue = boolParam(query, 'keepQueue');
+    const out = await control.removeRoute(params[0], { keepQueue });
+    if (!out.removed) throw new HttpError(404, `no route named ${JSON.stringify(params[0])}`);
+    return { route: params[0], ...out, keptQueue: keepQueue };
+  });
+  add('GET', '/routes/:name/dead-letters', ({ params, query }) => {
+    needRoutes();
+    const limit = intParam(query, 'limit') ?? 100;
+    if (limit < 1 || limit > 10_000) throw new HttpError(400, `limit: expected an integer 1..10000, got ${limit}`);
+    const list = control.routeDeadLetters(params[0], limit);
+    // Dead letters outlive a route removed with keepQueue; only an unknown name with none is 404.
+    if (!list.length && !control.getRoute(params[0])) throw new HttpError(404, `no route named ${JSON.stringify(params[0])}`);
+    return { route: params[0], deadLetters: list.map(deadLetterToJson) };
+  });
+  add('POST', '/routes/:name/dead-letters/requeue', ({ params }) => {
+    route(params[0]);
+    return { route: params[0], requeued: control.requeueDeadLetters(params[0]) };
   });
   return r;
 }
