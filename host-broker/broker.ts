@@ -204,6 +204,17 @@ export class Broker extends EventEmitter {
       }
     }
     if (this.conns.size >= this.limits.maxConnections) {
+      // Make room by closing the oldest socket that has not sent CONNECT yet: otherwise a
+      // flood of idle sockets locks every real client out until its CONNECT timeouts expire.
+      let idle: Connection | undefined;
+      for (const c of this.conns) if (c.state === 'new') { idle = c; break; } // a Set iterates oldest first
+      if (idle) {
+        this.hubEvent({ kind: 'limit_exceeded', severity: 'warning', objectType: 'hub', objectId: 'connections',
+          message: `${this.limits.maxConnections} connections are open: closed the oldest socket still waiting for CONNECT (from ${idle.info.remoteAddress}) to accept one from ${info.remoteAddress}` });
+        idle.close('evicted: the connection limit was reached before it sent CONNECT', { will: false });
+      }
+    }
+    if (this.conns.size >= this.limits.maxConnections) {
       this.hubEvent({ kind: 'limit_exceeded', severity: 'warning', objectType: 'hub', objectId: 'connections', message: `refused a connection from ${info.remoteAddress}: ${this.limits.maxConnections} connections are open` });
       stream.destroy();
       return;
