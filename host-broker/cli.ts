@@ -1,5 +1,6 @@
-// The `host-broker` command: run the hub (`start`, the default) and manage its
-// device registry (`devices ...`). Logs are JSON lines from pino on stdout.
+// The `host-broker` command: run the hub (`start`, the default), manage its
+// device registry (`devices ...`) and a running hub's routes (`routes ...`).
+// Logs are JSON lines from pino on stdout.
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -8,7 +9,8 @@ import { checkPort, ConfigError, HubConfig, loadConfigFile, LOG_LEVELS, validate
 import { HubCA } from './security/ca';
 import { Device, DeviceInput, DeviceRegistry } from './security/device-registry';
 import { parseTopicPolicy, TopicPolicy } from './security/topic-policy';
-import { DEFAULT_DATA_DIR, DEFAULT_HOST, startHub } from './start-hub';
+import { addRoutesCommands } from './cli-routes';
+import { DEFAULT_CONTROL_PORT, DEFAULT_DATA_DIR, DEFAULT_HOST, startHub } from './start-hub';
 
 function portArg(v: string): number {
   const n = Number(v);
@@ -108,7 +110,8 @@ export function buildProgram(): Command {
     .option('--tls-port <n>', 'MQTT over TLS port (off unless given); mutual TLS with the hub CA in the data dir, which also issues the server certificate', portArg)
     .option('--ws-port <n>', 'MQTT over WebSocket port (off unless given)', portArg)
     .option('--ws-path <path>', 'accept WebSocket upgrades only on this URL path (default: any path)')
-    .option('--control-port <n>', 'HIL control HTTP JSON API port (off unless given); see host-broker/control/README.md', portArg)
+    .addOption(new Option('--control-port [n]', `HIL control HTTP JSON API port, ${DEFAULT_CONTROL_PORT} if the flag has no value (off unless given); \`routes\` commands use it; see host-broker/control/README.md`)
+      .preset(String(DEFAULT_CONTROL_PORT)).argParser(portArg))
     .option('--control-host <addr>', `bind address of the control API (default ${DEFAULT_HOST}; it has no authentication)`)
     .option('--host <addr>', `bind address of the MQTT listeners (default ${DEFAULT_HOST})`)
     .option('--data-dir <dir>', `data directory: SQLite store, device registry, hub CA (default ./${DEFAULT_DATA_DIR})`)
@@ -219,6 +222,7 @@ export function buildProgram(): Command {
       } finally { reg.close(); }
     });
 
+  addRoutesCommands(program);
   return program;
 }
 
