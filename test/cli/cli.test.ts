@@ -113,6 +113,7 @@ describe('host-broker CLI (spawned)', function () {
       const c = await connect(url, { clientId: 'd1-board', username: 'u1', password: 'p1' });
       const api = new ControlClient(`http://127.0.0.1:${hub.ports.control}`);
       assert.deepEqual((await api.clients()).map((x) => [x.clientId, x.deviceId]), [['d1-board', 'd1']]);
+      assert.deepEqual(await api.listRoutes(), [], 'routes can be managed even when the config has none');
       const closed = new Promise<void>((r) => c.once('close', () => r()));
       assert.equal((await runCli(['devices', 'disable', 'd1', ...dd])).code, 0);
       await closed;
