@@ -49,6 +49,13 @@ function describeDead(d: DeadLetterJson): string {
   return `${d.id}\t${d.ts}\t${d.topic}\t${d.attempts} attempts\t${d.error}`;
 }
 
+/** A list as JSON, one line per item, or `none` when empty. */
+function printList<T>(list: T[], json: boolean, none: string, line: (x: T) => string): void {
+  if (json) console.log(JSON.stringify(list, null, 2));
+  else if (list.length === 0) console.log(none);
+  else for (const x of list) console.log(line(x));
+}
+
 /** Runs one call against the hub; a hub that is not there gets a message saying how to start one. */
 async function call<T>(url: string, fn: (api: ControlClient) => Promise<T>): Promise<T> {
   const api = new ControlClient(url);
@@ -70,10 +77,7 @@ export function addRoutesCommands(program: Command): void {
     .addOption(controlOpt())
     .option('--json', 'print the full status (stats, config with secrets as ***) as JSON')
     .action(async (o: any) => {
-      const list = await call(o.control, (api) => api.listRoutes());
-      if (o.json) console.log(JSON.stringify(list, null, 2));
-      else if (list.length === 0) console.log('no routes');
-      else for (const r of list) console.log(describeRoute(r));
+      printList(await call(o.control, (api) => api.listRoutes()), !!o.json, 'no routes', describeRoute);
     });
 
   routes.command('add <config>')
@@ -101,10 +105,7 @@ export function addRoutesCommands(program: Command): void {
     .addOption(new Option('--limit <n>', 'at most this many (default 100)').argParser(limitArg))
     .option('--json', 'print them as JSON (with payload and payloadBase64)')
     .action(async (name: string, o: any) => {
-      const list = await call(o.control, (api) => api.routeDeadLetters(name, { limit: o.limit }));
-      if (o.json) console.log(JSON.stringify(list, null, 2));
-      else if (list.length === 0) console.log('no dead letters');
-      else for (const d of list) console.log(describeDead(d));
+      printList(await call(o.control, (api) => api.routeDeadLetters(name, { limit: o.limit })), !!o.json, 'no dead letters', describeDead);
     });
 
   routes.command('requeue <name>')

@@ -1,10 +1,12 @@
 // A real broker with the HIL controls attached (programmatic and HTTP), on 127.0.0.1.
+import * as http from 'http';
 import * as net from 'net';
 import * as mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import { Broker } from '../../host-broker/broker';
 import { Control, createControl } from '../../host-broker/control/control';
 import { ControlServer, startControlServer } from '../../host-broker/control/http-server';
+import { waitFor } from '../routes/fixtures/common';
 
 export interface ControlledHub {
   broker: Broker;
@@ -29,13 +31,21 @@ export async function startControlledHub(): Promise<ControlledHub> {
 // MQTT.js peers: the same helpers the security tests use.
 export { connect, endAll } from '../broker-security/hub-fixture';
 
-export const until = async (cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+export const until = (cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000) => waitFor(cond, what, timeoutMs);
+
+/** One HTTP request with a raw body, for answers the Node client would not send (bad JSON, bad query). */
+export function raw(url: string, method: string, path: string, body?: string): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = http.request({ host: u.hostname, port: u.port, method, path, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode!, json: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 /**
  * A bare MQTT 3.1.1 client over mqtt-packet that does what the spec asks and

@@ -1,27 +1,13 @@
 // The same controls over the local HTTP JSON API, through the Node client a
 // HIL test in another process would use.
 import { strict as assert } from 'assert';
-import * as http from 'http';
 import { ControlApiError, ControlClient } from '../../host-broker/control/http-client';
 import { startControlServer } from '../../host-broker/control/http-server';
 import { Broker } from '../../host-broker/broker';
 import { createControl } from '../../host-broker/control/control';
 import { DeviceRegistry } from '../../host-broker/security/device-registry';
 import { DeviceSecurity } from '../../host-broker/security/device-security';
-import { connect, ControlledHub, endAll, RawClient, startControlledHub, until } from './fixture';
-
-function raw(url: string, method: string, path: string, body?: string): Promise<{ status: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const req = http.request({ host: u.hostname, port: u.port, method, path, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (c) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode!, json: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+import { connect, ControlledHub, endAll, raw, RawClient, startControlledHub, until } from './fixture';
 
 describe('control: HTTP JSON API', function () {
   this.timeout(20000);

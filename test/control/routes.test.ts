@@ -2,7 +2,6 @@
 // (through the Node client), with a real RouteManager plugged into a real broker,
 // MQTT.js publishing, and a real HTTP server on 127.0.0.1 as the route target.
 import { strict as assert } from 'assert';
-import * as http from 'http';
 import { Broker } from '../../host-broker/broker';
 import { Control, createControl } from '../../host-broker/control/control';
 import { ControlApiError, ControlClient } from '../../host-broker/control/http-client';
@@ -10,20 +9,7 @@ import { ControlServer, startControlServer } from '../../host-broker/control/htt
 import { RouteConfigError, RouteManager } from '../../host-broker/routes';
 import { FAST, tempDir, waitFor } from '../routes/fixtures/common';
 import { httpTarget, HttpTarget } from '../routes/fixtures/http-target';
-import { connect, endAll } from './fixture';
-
-function raw(url: string, method: string, path: string, body?: string): Promise<{ status: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const req = http.request({ host: u.hostname, port: u.port, method, path, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (c) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode!, json: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+import { connect, endAll, raw } from './fixture';
 
 const status = (code: number) => (e: unknown) => e instanceof ControlApiError && e.status === code;
 

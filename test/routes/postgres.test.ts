@@ -3,7 +3,7 @@ import { strict as assert } from 'assert';
 import { Client } from 'pg';
 import { RouteManager } from '../../host-broker/routes';
 import { Postgres, POSTGRES_SKIP_MESSAGE, startPostgres } from '../helpers/postgres';
-import { byTopic, eventLog, FAST, tempDir, waitFor } from './fixtures/common';
+import { byTopic, eventLog, FAST, oneRouteManager, publishTo, tempDir, waitFor } from './fixtures/common';
 
 describe('routes: SQL on PostgreSQL', function () {
   this.timeout(60000);
@@ -38,22 +38,16 @@ describe('routes: SQL on PostgreSQL', function () {
   });
 
   function manager(route: Record<string, unknown> = {}, events = eventLog(), start = true) {
-    mgr = new RouteManager({
-      queue: `${tmp.dir}/queue.sqlite`,
-      report: events.report,
-      eventsPerSecond: 1000, // the tests count events; the default limit would fold some into a summary
-      routes: [{
-        name: 'pg', type: 'sql', driver: 'postgres', filter: 'sensors/#',
-        postgres: { host: '127.0.0.1', port: pg!.port, user: pg!.user, database: pg!.database },
-        statement: 'INSERT INTO readings (topic, payload) VALUES ($TOPIC, $PAYLOAD)', delivery: FAST, ...route,
-      }],
-    });
-    if (start) mgr.start();
-    return { mgr, events };
+    const m = oneRouteManager(tmp.dir, {
+      name: 'pg', type: 'sql', driver: 'postgres', filter: 'sensors/#',
+      postgres: { host: '127.0.0.1', port: pg!.port, user: pg!.user, database: pg!.database },
+      statement: 'INSERT INTO readings (topic, payload) VALUES ($TOPIC, $PAYLOAD)', delivery: FAST, ...route,
+    }, { events, start, eventsPerSecond: 1000 }); // the tests count events; the default limit would fold some into a summary
+    mgr = m.mgr;
+    return m;
   }
   const rows = async () => (await db.query('SELECT topic, payload, tx FROM readings ORDER BY seq')).rows as { topic: string; payload: string; tx: string }[];
-  const publish = (m: RouteManager, topic: string, payload: string | Buffer) =>
-    m.enqueue({ topic, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), qos: 1, retain: false });
+  const publish = (m: RouteManager, topic: string, payload: string | Buffer) => publishTo(m, topic, payload);
 
   it('stores injection attempts verbatim; the table stays intact', async () => {
     const { mgr: m } = manager();

@@ -1,7 +1,7 @@
 // REST routes against a real Node HTTP server on 127.0.0.1.
 import { strict as assert } from 'assert';
 import { RouteManager } from '../../host-broker/routes';
-import { byTopic, eventLog, FAST, tempDir, waitFor } from './fixtures/common';
+import { byTopic, eventLog, FAST, oneRouteManager, publishTo, tempDir, waitFor } from './fixtures/common';
 import { httpTarget, HttpTarget } from './fixtures/http-target';
 
 describe('routes: REST', () => {
@@ -21,17 +21,12 @@ describe('routes: REST', () => {
   });
 
   function manager(route: Record<string, unknown>, events = eventLog()) {
-    mgr = new RouteManager({
-      queue: `${tmp.dir}/queue.sqlite`,
-      report: events.report,
-      routes: [{ name: 'api', type: 'rest', filter: 'sensors/#', uri: target.url, delivery: FAST, ...route }],
-    });
-    mgr.start();
-    return { mgr, events };
+    const m = oneRouteManager(tmp.dir, { name: 'api', type: 'rest', filter: 'sensors/#', uri: target.url, delivery: FAST, ...route }, { events });
+    mgr = m.mgr;
+    return m;
   }
 
-  const publish = (m: RouteManager, topic: string, payload: string | Buffer, retain = false) =>
-    m.enqueue({ topic, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), qos: 1, retain });
+  const publish = (m: RouteManager, topic: string, payload: string | Buffer, retain = false) => publishTo(m, topic, payload, { retain });
 
   it('sends the payload as the body with the verb, extra headers, X-MQTT-Topic and X-MQTT-Retain', async () => {
     await target.start();

@@ -3,7 +3,7 @@ import { strict as assert } from 'assert';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { formatRfc3339Nano, parseRfc3339Nano } from '../../host-broker/routes/clock';
 import { RouteManager } from '../../host-broker/routes';
-import { eventLog, FAST, tempDir, waitFor } from './fixtures/common';
+import { eventLog, FAST, oneRouteManager, publishTo, tempDir, waitFor } from './fixtures/common';
 import { s3Server, S3Server } from './fixtures/s3-server';
 
 describe('routes: S3-compatible object storage', function () {
@@ -27,18 +27,14 @@ describe('routes: S3-compatible object storage', function () {
   });
 
   function manager(route: Record<string, unknown>, events = eventLog()) {
-    mgr = new RouteManager({
-      queue: `${tmp.dir}/queue.sqlite`,
-      report: events.report,
-      routes: [{
-        name: 'store', type: 's3', filter: 'sensors/#', endpoint: s3.endpoint, bucket: 'telemetry', prefix: 'hub/',
-        credentials: s3.credentials, strategy: 'per_message', delivery: FAST, ...route,
-      }],
-    });
-    mgr.start();
-    return { mgr, events };
+    const m = oneRouteManager(tmp.dir, {
+      name: 'store', type: 's3', filter: 'sensors/#', endpoint: s3.endpoint, bucket: 'telemetry', prefix: 'hub/',
+      credentials: s3.credentials, strategy: 'per_message', delivery: FAST, ...route,
+    }, { events });
+    mgr = m.mgr;
+    return m;
   }
-  const publish = (m: RouteManager, topic: string, payload: string) => m.enqueue({ topic, payload: Buffer.from(payload), qos: 1, retain: false });
+  const publish = (m: RouteManager, topic: string, payload: string) => publishTo(m, topic, payload);
   const keys = async (prefix: string) => ((await client.send(new ListObjectsV2Command({ Bucket: 'telemetry', Prefix: prefix }))).Contents ?? []).map((o) => o.Key!).sort();
   const body = async (key: string) => (await (await client.send(new GetObjectCommand({ Bucket: 'telemetry', Key: key }))).Body!.transformToString());
 

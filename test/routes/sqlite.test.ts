@@ -2,7 +2,7 @@
 import { strict as assert } from 'assert';
 import Database from 'better-sqlite3';
 import { RouteManager } from '../../host-broker/routes';
-import { byTopic, eventLog, FAST, tempDir, waitFor } from './fixtures/common';
+import { byTopic, eventLog, FAST, oneRouteManager, publishTo, tempDir, waitFor } from './fixtures/common';
 
 const INJECTIONS = [
   "'); DROP TABLE readings; --",
@@ -37,21 +37,15 @@ describe('routes: SQL on SQLite', () => {
   });
 
   function manager(route: Record<string, unknown> = {}, events = eventLog(), start = true) {
-    mgr = new RouteManager({
-      queue: `${tmp.dir}/queue.sqlite`,
-      report: events.report,
-      eventsPerSecond: 1000, // the tests count events; the default limit would fold some into a summary
-      routes: [{
-        name: 'db', type: 'sql', driver: 'sqlite', filter: 'sensors/#', sqlite: { path: file },
-        statement: 'INSERT INTO readings (topic, payload) VALUES ($TOPIC, $PAYLOAD)', delivery: FAST, ...route,
-      }],
-    });
-    if (start) mgr.start();
-    return { mgr, events };
+    const m = oneRouteManager(tmp.dir, {
+      name: 'db', type: 'sql', driver: 'sqlite', filter: 'sensors/#', sqlite: { path: file },
+      statement: 'INSERT INTO readings (topic, payload) VALUES ($TOPIC, $PAYLOAD)', delivery: FAST, ...route,
+    }, { events, start, eventsPerSecond: 1000 }); // the tests count events; the default limit would fold some into a summary
+    mgr = m.mgr;
+    return m;
   }
   const rows = () => target.prepare('SELECT topic, payload, note FROM readings ORDER BY seq').all() as { topic: string; payload: string; note: string | null }[];
-  const publish = (m: RouteManager, topic: string, payload: string | Buffer) =>
-    m.enqueue({ topic, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), qos: 0, retain: false });
+  const publish = (m: RouteManager, topic: string, payload: string | Buffer) => publishTo(m, topic, payload, { qos: 0 });
 
   it('stores injection attempts in payload and topic verbatim; the table stays intact', async () => {
     const { mgr: m } = manager();
