@@ -64,6 +64,7 @@ describe('bundle check: the checker', () => {
     ['tagged template', 'var s = tag`x`;', 'tagged template'],
     ['BigInt literal', 'var b = 10n;', 'BigInt literal'],
     ['logical assignment', 'var a; a ??= 1;', '??='],
+    ['/ inside a regex class', 'var r = /[^/]#|#./;', 'unescaped / in a regex character class'],
     ['syntax error', 'var = ;', 'syntax error'],
   ];
   for (const [what, src, construct] of bad) {
@@ -74,6 +75,7 @@ describe('bundle check: the checker', () => {
   }
 
   const good: [string, string][] = [
+    ['an escaped / in a regex class, and / outside one', 'var r = /[^\\/]#|a\\/b|[a-z]/;'],
     ['classes with extends, super, static, getters, fields', 'class A { constructor() { this.a = 1; } get g() { return this.a; } static s() { return 1; } }\nclass B extends A { constructor() { super(); } x = 1; static y = 2; }'],
     ['arrows, let/const, templates, shorthand, ??', 'const a = 1; let b = a ?? 2; const o = { a, b, m() { return `${a}`; } }; const f = (x) => x + 1;'],
     ['for..of and Promise then/catch', 'for (const x of [1, 2]) log(x); Promise.resolve(1).then(f).catch(g);'],

@@ -286,6 +286,9 @@ class Analyzer {
       case 'LabeledStatement': this.visit(n.body, scope, ctx, n); return;
       case 'BreakStatement': case 'ContinueStatement': case 'MetaProperty': case 'Literal': case 'TemplateElement': case 'PrivateIdentifier':
         if (n.type === 'Literal' && typeof n.bigint === 'string') this.syntax(n, 'BigInt literal', 'Espruino has no BigInt');
+        if (n.type === 'Literal' && n.regex && unescapedSlashInClass(n.regex.pattern)) {
+          this.syntax(n, 'unescaped / in a regex character class', "Espruino's lexer ends the regex at the first unescaped /, even inside [...]: write \\/");
+        }
         if (n.type === 'MetaProperty') this.syntax(n, `${n.meta.name}.${n.property.name}`, 'Espruino has no meta properties');
         return;
       case 'ObjectPattern': case 'ArrayPattern': case 'RestElement': case 'AssignmentPattern':
@@ -507,3 +510,17 @@ function main(argv: string[]): number {
 }
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));
+
+/** True when a regex pattern has a `/` inside a [...] class without a backslash before it. */
+export function unescapedSlashInClass(pattern: string): boolean {
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') { i++; continue; }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      else if (c === '/') return true;
+    } else if (c === '[') inClass = true;
+  }
+  return false;
+}
