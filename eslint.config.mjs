@@ -60,6 +60,8 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', ...espruinoSyntax],
       'no-restricted-globals': ['error', ...espruinoGlobals],
       'no-restricted-properties': ['error', ...espruinoProps],
+      // Espruino's lexer ends a regex at any unescaped '/', even inside [...], so that escape is needed.
+      'no-useless-escape': 'off',
       // Espruino does not hoist function declarations.
       '@typescript-eslint/no-use-before-define': ['error', { functions: true, classes: true, variables: false, allowNamedExports: false }],
       'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'net', 'tls', 'events', 'buffer', 'path', 'os', 'util'], message: 'Node modules do not exist on the board; take sockets as an injected parameter.' }] }],

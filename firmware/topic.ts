@@ -26,8 +26,9 @@ const check = (s: string, kind: string, filter: boolean) => {
   if ((typeof BOARD_UNICODE != 'undefined' && !BOARD_UNICODE ? s.length : utf8Length(s)) > 65535) return kind + ' over 65535 bytes';
   if (!filter) return w ? kind + " contains wildcard '" + w[0] + "'" : null;
   // A wildcard next to anything but '/' (or a '#' with anything after it) is not alone in its level.
-  if (/[^/]#|#./.test(s)) return kind + ": '#' must be last, a whole level";
-  if (/[^/]\+|\+[^/]/.test(s)) return kind + ": '+' must be a whole level";
+  // The '/' inside [...] is escaped: Espruino's lexer ends a regex at any unescaped '/'.
+  if (/[^\/]#|#./.test(s)) return kind + ": '#' must be last, a whole level";
+  if (/[^\/]\+|\+[^\/]/.test(s)) return kind + ": '+' must be a whole level";
   return null;
 };
 
