@@ -89,7 +89,10 @@ export async function clientFaultRun(disconnects: number, seed: number, log: (s:
       while (!cond()) {
         downGot.push(...drain());
         if (b.errors.length) throw new Error(`board: ${b.errors.join('\n')}`);
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        if (Date.now() > end) {
+          throw new Error(`timed out waiting for ${what} (board: ${ev('conns')} connects, ${ev('closes')} closes, ${b.openSockets()} open sockets, ` +
+            `output ${JSON.stringify(b.output.slice(-5))}; broker clients ${JSON.stringify(broker.clients().map((c) => c.clientId))})`);
+        }
         await sleep(5);
       }
     };
