@@ -1,0 +1,23 @@
+// Our host broker alone in a process, for the bench: in-memory store, no hooks,
+// limits raised so the growth bench can connect thousands of clients.
+// Prints "PORT <n>" once listening. SIGTERM closes it and exits normally, so
+// that `node --cpu-prof` writes its profile.
+import { Broker } from '../../host-broker';
+
+async function main(): Promise<void> {
+  const port = Number(process.argv[2] ?? 0);
+  const broker = new Broker({ limits: { maxConnections: 20000 } });
+  const got = await broker.listen({ tcp: { port, host: '127.0.0.1' } });
+  process.stdout.write(`PORT ${got.tcp}\n`);
+  const stop = () => {
+    broker.close().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 3000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,107 @@
+// The brokers under test, each in its own process on 127.0.0.1: ours (host-broker),
+// Aedes (npm) and Mosquitto (Debian). A peer that dies is restarted on the next
+// ensure() and the restart is counted, so the bench can say so.
+import type { ChildProcess } from 'child_process';
+import { forkTs, rssMb, cpuSeconds, stopChild } from '../lib/proc';
+import { startMosquitto, mosquittoPath, type Mosquitto } from '../../test/helpers/mosquitto';
+
+export type PeerName = 'ours' | 'aedes' | 'mosquitto';
+export const ALL_PEERS: PeerName[] = ['ours', 'aedes', 'mosquitto'];
+
+export interface Peer {
+  readonly name: PeerName;
+  readonly port: number;
+  readonly pid: number;
+  /** Times the peer died and was started again. */
+  restarts: number;
+  /** Why it died, each time (exit code / signal / last stderr line). */
+  deaths: string[];
+  alive(): boolean;
+  /** Restarts the peer if it has died; resolves when it accepts connections. */
+  ensure(): Promise<void>;
+  rssMb(): number;
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+export function peerAvailable(name: PeerName): string | null {
+  if (name === 'mosquitto' && !mosquittoPath()) return 'mosquitto is not installed (apt-get install mosquitto)';
+  return null;
+}
+
+/** Starts a Node broker module and waits for its "PORT n" line. */
+function startNode(file: string, nodeArgs: string[]): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = forkTs(file, ['0'], { nodeArgs });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /PORT (\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]), stderr: () => err });
+    });
+    child.stderr!.on('data', (d) => { err = (err + d).slice(-4000); });
+    child.once('exit', (code, sig) => reject(new Error(`${file} exited (${code ?? sig}) before listening: ${err.slice(-500)}`)));
+  });
+}
+
+class NodePeer implements Peer {
+  restarts = 0;
+  deaths: string[] = [];
+  private child!: ChildProcess;
+  private stderr: () => string = () => '';
+  port = 0;
+  constructor(readonly name: PeerName, private file: string, private nodeArgs: string[]) {}
+  get pid() { return this.child.pid!; }
+  async start(): Promise<void> {
+    const r = await startNode(this.file, this.nodeArgs);
+    this.child = r.child;
+    this.port = r.port;
+    this.stderr = r.stderr;
+  }
+  alive() { return this.child.exitCode === null && this.child.signalCode === null; }
+  async ensure() {
+    if (this.alive()) return;
+    const lines = this.stderr().trim().split('\n').filter((l) => /Error|error/.test(l));
+    this.deaths.push(`exit ${this.child.exitCode ?? this.child.signalCode}: ${(lines[0] ?? '').slice(0, 160)}`);
+    this.restarts++;
+    await this.start();
+  }
+  rssMb() { return rssMb(this.pid); }
+  cpuSeconds() { return cpuSeconds(this.pid); }
+  stop() { return stopChild(this.child); }
+}
+
+class MosquittoPeer implements Peer {
+  readonly name = 'mosquitto' as const;
+  restarts = 0;
+  deaths: string[] = [];
+  constructor(private m: Mosquitto) {}
+  get port() { return this.m.port; }
+  get pid() { return this.m.proc.pid!; }
+  alive() { return this.m.proc.exitCode === null && this.m.proc.signalCode === null; }
+  async ensure() {
+    if (this.alive()) return;
+    this.deaths.push(`exit ${this.m.proc.exitCode ?? this.m.proc.signalCode}`);
+    this.restarts++;
+    await this.m.restart();
+  }
+  rssMb() { return rssMb(this.pid); }
+  cpuSeconds() { return cpuSeconds(this.pid); }
+  stop() { return this.m.stop(); }
+}
+
+// Mosquitto's queue defaults stated explicitly: 20 in flight and 1000 queued per
+// client (ours: 32 and 1000; Aedes: no bound). No connection cap.
+const MOSQUITTO_CONF = 'max_inflight_messages 20\nmax_queued_messages 1000\nmax_connections -1\n';
+
+export async function startPeer(name: PeerName, opts: { nodeArgs?: string[] } = {}): Promise<Peer> {
+  if (name === 'mosquitto') {
+    const m = await startMosquitto(MOSQUITTO_CONF);
+    if (!m) throw new Error(peerAvailable('mosquitto')!);
+    return new MosquittoPeer(m);
+  }
+  const p = new NodePeer(name, name === 'ours' ? 'bench/brokers/ours-process.ts' : 'bench/brokers/aedes-process.ts', opts.nodeArgs ?? []);
+  await p.start();
+  return p;
+}

@@ -1,0 +1,248 @@
+// Load scenarios the generator runs against one broker: N publishers -> M
+// subscribers at a QoS with an end-to-end window (a publisher may have at most
+// `window` messages not yet delivered to every subscriber, so no broker queue
+// overflows and the figure is sustained throughput), and a one-at-a-time
+// round-trip latency run. Optional idle clients hold extra subscriptions or
+// connections for the cost-growth bench.
+import { LatencyHistogram } from '../lib/stats';
+import { PublishTemplate, STAMP_BYTES, subscribePacket } from './packets';
+import { RawClient, connectMany } from './raw-client';
+
+export interface LoadJob {
+  kind: 'throughput' | 'latency';
+  port: number;
+  qos: 0 | 1 | 2;
+  publishers: number;
+  subscribers: number;
+  payloadBytes: number;
+  /** Messages per publisher not yet delivered to all subscribers. */
+  window: number;
+  /**
+   * QoS 1/2 messages a publisher may have unacknowledged (PUBACK / PUBCOMP), like
+   * a real client's in-flight window. Mosquitto drops (yet acknowledges) incoming
+   * QoS 1/2 beyond its max_inflight_messages (20), so the default is 20.
+   */
+  inflight?: number;
+  warmupMs: number;
+  durationMs: number;
+  /** latency: messages timed (after 10% warm-up). */
+  messages?: number;
+  /** Extra connected clients, and extra subscriptions spread over them (none match the load). */
+  idleClients?: number;
+  idleSubscriptions?: number;
+  /** Makes client ids and topics unique per run. */
+  tag: string;
+}
+
+export interface LoadResult {
+  published: number;
+  delivered: number;
+  /** Messages never delivered (QoS 0 may drop; QoS 1/2 must not). */
+  lost: number;
+  elapsedMs: number;
+  deliveredPerSec: number;
+  publishedPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** The generator's own CPU in the measured window, % of one core. */
+  genCpuPct: number;
+  setupMs: number;
+  error?: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function idleSetup(job: LoadJob): Promise<RawClient[]> {
+  const n = job.idleClients ?? 0;
+  if (!n) return [];
+  const clients = await connectMany(job.port, Array.from({ length: n }, (_, i) => `idle-${job.tag}-${i}`), 200);
+  let subs = job.idleSubscriptions ?? 0;
+  const per = Math.ceil(subs / n);
+  const work: Promise<void>[] = [];
+  for (let i = 0; i < n && subs > 0; i++) {
+    const mine = Math.min(per, subs);
+    subs -= mine;
+    // Filters like a fleet's command topics, some with a wildcard; none matches bench/.
+    const filters = Array.from({ length: mine }, (_, j) => (j % 4 === 3 ? `dev/${job.tag}/${i}/+/${j}` : `dev/${job.tag}/${i}/${j}/cmd`));
+    work.push((async () => {
+      for (let k = 0; k < filters.length; k += 100) {
+        await clients[i].subscribe(subscribePacket(1 + (k / 100) % 60000, filters.slice(k, k + 100), 1));
+      }
+    })());
+    if (work.length >= 50) await Promise.all(work.splice(0));
+  }
+  await Promise.all(work);
+  return clients;
+}
+
+async function endAll(clients: RawClient[]): Promise<void> {
+  for (let i = 0; i < clients.length; i += 500) await Promise.all(clients.slice(i, i + 500).map((c) => c.end()));
+}
+
+function firstError(clients: RawClient[]): string | undefined {
+  const c = clients.find((x) => x.error || x.closed);
+  if (!c) return undefined;
+  return `${c.clientId}: ${c.error ? c.error.message : 'closed by the broker'}`;
+}
+
+/** Told when the measured window starts and ends, so the parent can sample the broker then. */
+export type Mark = (m: 'start' | 'end') => void;
+
+export async function runThroughput(job: LoadJob, mark: Mark = () => undefined): Promise<LoadResult> {
+  const t0 = performance.now();
+  const idle = await idleSetup(job);
+  const topic = `bench/${job.tag}`;
+  const subs = await connectMany(job.port, Array.from({ length: job.subscribers }, (_, i) => `sub-${job.tag}-${i}`));
+  await Promise.all(subs.map((s) => s.subscribe(subscribePacket(1, [`${topic}/+`], job.qos))));
+  const pubs = await connectMany(job.port, Array.from({ length: job.publishers }, (_, i) => `pub-${job.tag}-${i}`));
+  const setupMs = performance.now() - t0;
+  const templates = pubs.map((_, i) => new PublishTemplate(`${topic}/${i}`, job.qos, job.payloadBytes));
+  const M = job.subscribers;
+  const hist = new LatencyHistogram();
+  const seq = new Array<number>(pubs.length).fill(0);
+  const blocked = new Array<boolean>(pubs.length).fill(false);
+  const unacked = new Array<number>(pubs.length).fill(0);
+  const inflight = job.qos ? job.inflight ?? 20 : Infinity;
+  let published = 0;
+  let delivered = 0;
+  let lost = 0;
+  let measuring = false;
+  let stopping = false;
+  let lastProgress = performance.now();
+  let rr = 0;
+  let pumpQueued = false;
+
+  const pump = () => {
+    pumpQueued = false;
+    if (stopping) return;
+    const windowTotal = job.window * pubs.length;
+    for (let tries = 0; tries < pubs.length; tries++) {
+      const outstanding = Math.ceil((published * M - delivered - lost) / M);
+      let allowed = windowTotal - outstanding;
+      if (allowed <= 0) return;
+      const p = rr;
+      rr = (rr + 1) % pubs.length;
+      if (blocked[p] || unacked[p] >= inflight) continue;
+      allowed = Math.min(allowed, Math.max(1, Math.ceil(job.window / 4)), 64, inflight - unacked[p]);
+      if (job.qos) unacked[p] += allowed;
+      const tpl = templates[p];
+      const buf = Buffer.allocUnsafe(tpl.length * allowed);
+      const now = performance.now();
+      for (let k = 0; k < allowed; k++) {
+        const s = seq[p]++;
+        tpl.writeInto(buf, k * tpl.length, (s % 65535) + 1, p, s, now);
+      }
+      published += allowed;
+      if (!pubs[p].write(buf)) {
+        blocked[p] = true;
+        pubs[p].sock.once('drain', () => { blocked[p] = false; schedule(); });
+      }
+    }
+  };
+  const schedule = () => {
+    if (!pumpQueued) {
+      pumpQueued = true;
+      setImmediate(pump);
+    }
+  };
+  pubs.forEach((c, p) => {
+    c.onAck = () => { unacked[p]--; };
+    c.onChunk = schedule;
+  });
+  for (const s of subs) {
+    s.onPublish = (m) => {
+      delivered++;
+      if (measuring && m.payloadEnd - m.payloadAt >= STAMP_BYTES) hist.add(performance.now() - m.buf.readDoubleLE(m.payloadAt + 6));
+    };
+    s.onChunk = () => { lastProgress = performance.now(); schedule(); };
+  }
+  // QoS 0 may drop: after a second without progress, write the missing off as lost so the window reopens.
+  const watchdog = setInterval(() => {
+    if (performance.now() - lastProgress > 1000 && published * M > delivered + lost) {
+      lost = published * M - delivered;
+      lastProgress = performance.now();
+      schedule();
+    }
+  }, 250);
+
+  let result: LoadResult;
+  try {
+    pump();
+    await sleep(job.warmupMs);
+    measuring = true;
+    mark('start');
+    const d0 = delivered, p0 = published, c0 = process.cpuUsage(), w0 = performance.now();
+    await sleep(job.durationMs);
+    const d1 = delivered, p1 = published, c1 = process.cpuUsage(c0), w1 = performance.now();
+    measuring = false;
+    stopping = true;
+    mark('end');
+    // Drain: everything published should reach every subscriber.
+    const drainEnd = performance.now() + 5000;
+    while (published * M > delivered + lost && performance.now() < drainEnd && !firstError([...subs, ...pubs])) await sleep(20);
+    const elapsedMs = w1 - w0;
+    result = {
+      published: p1 - p0,
+      delivered: d1 - d0,
+      lost: Math.max(0, published * M - delivered),
+      elapsedMs,
+      deliveredPerSec: ((d1 - d0) * 1000) / elapsedMs,
+      publishedPerSec: ((p1 - p0) * 1000) / elapsedMs,
+      p50Ms: hist.quantile(0.5),
+      p99Ms: hist.quantile(0.99),
+      genCpuPct: (100 * (c1.user + c1.system)) / 1000 / elapsedMs,
+      setupMs,
+      error: firstError([...subs, ...pubs, ...idle]),
+    };
+  } finally {
+    clearInterval(watchdog);
+    stopping = true;
+  }
+  await endAll([...pubs, ...subs, ...idle]);
+  return result;
+}
+
+/** One message at a time, publisher -> broker -> subscriber, timed per message. */
+export async function runLatency(job: LoadJob, mark: Mark = () => undefined): Promise<LoadResult> {
+  const t0 = performance.now();
+  const topic = `lat/${job.tag}`;
+  const [sub] = await connectMany(job.port, [`lsub-${job.tag}`]);
+  await sub.subscribe(subscribePacket(1, [topic], job.qos));
+  const [pub] = await connectMany(job.port, [`lpub-${job.tag}`]);
+  const setupMs = performance.now() - t0;
+  const tpl = new PublishTemplate(topic, job.qos, job.payloadBytes);
+  const hist = new LatencyHistogram();
+  const total = job.messages ?? 1000;
+  const warm = Math.ceil(total / 10);
+  let waiting: (() => void) | null = null;
+  sub.onPublish = () => { if (waiting) waiting(); };
+  mark('start');
+  const c0 = process.cpuUsage();
+  const w0 = performance.now();
+  let done = 0;
+  let error: string | undefined;
+  for (let i = 0; i < total + warm; i++) {
+    const buf = Buffer.allocUnsafe(tpl.length);
+    const sent = performance.now();
+    tpl.writeInto(buf, 0, (i % 65535) + 1, 0, i, sent);
+    const got = new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), 5000);
+      waiting = () => { clearTimeout(t); waiting = null; resolve(true); };
+    });
+    pub.write(buf);
+    if (!(await got)) { error = `message ${i} not delivered within 5 s`; break; }
+    if (i >= warm) { hist.add(performance.now() - sent); done++; }
+  }
+  const c1 = process.cpuUsage(c0);
+  const elapsedMs = performance.now() - w0;
+  mark('end');
+  const result: LoadResult = {
+    published: done, delivered: done, lost: 0, elapsedMs,
+    deliveredPerSec: (done * 1000) / elapsedMs, publishedPerSec: (done * 1000) / elapsedMs,
+    p50Ms: hist.quantile(0.5), p99Ms: hist.quantile(0.99),
+    genCpuPct: (100 * (c1.user + c1.system)) / 1000 / elapsedMs, setupMs,
+    error: error ?? firstError([pub, sub]),
+  };
+  await endAll([pub, sub]);
+  return result;
+}

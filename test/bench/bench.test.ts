@@ -1,0 +1,120 @@
+// Smoke test for the benchmarks (bench/): each runs once in a tiny configuration
+// against the real peers, so `npm test` checks the bench code still works.
+// It asserts only that figures are produced and are positive numbers: speed and
+// memory are measured by `npm run bench`, never asserted here.
+import { strict as assert } from 'assert';
+import { parseArgs } from '../../bench/lib/options';
+import { LatencyHistogram, median } from '../../bench/lib/stats';
+import { runSizeBench } from '../../bench/size';
+import { runCodecBench } from '../../bench/codec';
+import { runBrokerBench, brokerConfig, type Summary } from '../../bench/broker';
+import { runGrowthBench, growthConfig } from '../../bench/growth';
+import { runFleetBench, fleetConfig, type FleetStep } from '../../bench/fleet';
+import { runMemoryBench, memoryConfig, type MemoryRun } from '../../bench/memory';
+import { runProfileBench, type SelfTime } from '../../bench/profile';
+import { ALL_PEERS, peerAvailable } from '../../bench/brokers/peers';
+import { renderResult } from '../../bench/index';
+import type { BenchOptions, BenchResult } from '../../bench/lib/types';
+
+const opts: BenchOptions = { rounds: 1, quick: true, log: () => undefined };
+const positive = (what: string, x: unknown) => assert.ok(typeof x === 'number' && Number.isFinite(x) && x > 0, `${what}: expected a positive number, got ${String(x)}`);
+const peers = ALL_PEERS.filter((p) => !peerAvailable(p));
+
+function rendered(r: BenchResult): void {
+  assert.equal(r.skipped, undefined, `skipped: ${r.skipped}`);
+  assert.ok(r.tables.length > 0 && r.tables.every((t) => t.rows.length > 0), 'tables with rows');
+  assert.match(renderResult(r), /== /);
+}
+
+describe('bench (smoke: tiny configurations, figures only)', function () {
+  this.timeout(180000);
+
+  it('parses its command line and rejects bad values with a clear message', () => {
+    assert.deepEqual(parseArgs(['--only', 'size,codec', '--rounds', '4']).only, ['size', 'codec']);
+    assert.equal(parseArgs(['--quick']).rounds, 2);
+    assert.throws(() => parseArgs(['--only', 'nope']), /--only: unknown benchmark "nope"/);
+    assert.throws(() => parseArgs(['--rounds', '0']), /--rounds: expected a whole number/);
+  });
+
+  it('computes medians and latency quantiles', () => {
+    assert.equal(median([3, 1, 2]), 2);
+    const h = new LatencyHistogram();
+    for (let i = 1; i <= 100; i++) h.add(i / 10);
+    positive('p50', h.quantile(0.5));
+    assert.ok(h.quantile(0.99) >= h.quantile(0.5));
+  });
+
+  it('size: bytes of each built client bundle', async () => {
+    const r = await runSizeBench(opts);
+    rendered(r);
+    const rows = (r.data as { rows: { file: string; bytes: number | null }[] }).rows.filter((x) => x.file === 'mqtt-client.js');
+    assert.ok(rows.length > 0);
+    for (const x of rows) positive('bytes', x.bytes);
+  });
+
+  it('codec: packets per second, ours and mqtt-packet', async () => {
+    const r = await runCodecBench(opts, 20);
+    rendered(r);
+    for (const x of r.data as { oursOpsPerSec: number; mqttPacketOpsPerSec: number }[]) {
+      positive('ours', x.oursOpsPerSec);
+      positive('mqtt-packet', x.mqttPacketOpsPerSec);
+    }
+  });
+
+  it('broker: msg/s, latency and CPU for each installed peer', async () => {
+    const full = brokerConfig(true);
+    const tiny = (name: string) => {
+      const s = full.scenarios.find((x) => x.name === name)!;
+      return { ...s, job: { ...s.job, warmupMs: 100, durationMs: 300, messages: 50 } };
+    };
+    const r = await runBrokerBench(opts, { peers, scenarios: [tiny('qos1'), tiny('rtt-qos1')] });
+    rendered(r);
+    const sums = (r.data as { summaries: Summary[] }).summaries;
+    assert.equal(sums.length, 2 * peers.length);
+    for (const s of sums) {
+      positive(`${s.peer} ${s.scenario} msg/s`, s.msgPerSec);
+      positive(`${s.peer} ${s.scenario} p99`, s.p99Ms);
+      positive(`${s.peer} ${s.scenario} generator CPU`, s.genCpuPct);
+    }
+  });
+
+  it('growth: msg/s and broker RSS beside idle subscriptions and clients', async () => {
+    const r = await runGrowthBench(opts, { ...growthConfig(true), peers: ['ours'], subscriptions: [20], clients: [5],
+      load: { ...growthConfig(true).load, warmupMs: 100, durationMs: 300 } });
+    rendered(r);
+    for (const p of (r.data as { points: { msgPerSec: number; rssWithIdleMb: number }[] }).points) {
+      positive('msg/s', p.msgPerSec);
+      positive('RSS', p.rssWithIdleMb);
+    }
+  });
+
+  it('fleet: a few simulated boards, readings counted, CPU and memory of both sides', async () => {
+    const r = await runFleetBench(opts, { ...fleetConfig(true), peers: ['ours'], sizes: [3], measureMs: 1500, graceMs: 2000 });
+    rendered(r);
+    const [s] = (r.data as { steps: FleetStep[] }).steps;
+    positive('delivered', s.delivered);
+    positive('msg/s', s.msgPerSec);
+    positive('broker RSS', s.brokerRssMb);
+    positive('sim RSS', s.simRssMb);
+  });
+
+  it('profile: self time per function of our broker under load', async () => {
+    const r = await runProfileBench(opts, 500);
+    rendered(r);
+    const fns = (r.data as { summary: { functions: SelfTime[] } }).summary.functions;
+    assert.ok(fns.length > 0);
+    positive('self ms', fns[0].ms);
+  });
+
+  it('memory: vars per phase on the real interpreter (ESPRUINO_BIN), or a clear skip', async function () {
+    const r = await runMemoryBench(opts, { ...memoryConfig(true), bundles: ['esp8266'], reconnects: 2 });
+    if (!process.env.ESPRUINO_BIN) {
+      assert.match(r.skipped ?? '', /ESPRUINO_BIN is not set/);
+      return this.skip();
+    }
+    rendered(r);
+    const [run] = (r.data as { runs: MemoryRun[] }).runs;
+    assert.ok(run.phases.length > 0, `no readings: ${run.error}`);
+    for (const p of run.phases) positive(`${p.phase} usage`, p.usage);
+  });
+});
