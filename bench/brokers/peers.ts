@@ -91,9 +91,12 @@ class MosquittoPeer implements Peer {
   stop() { return this.m.stop(); }
 }
 
-// Mosquitto's queue defaults stated explicitly: 20 in flight and 1000 queued per
-// client (ours: 32 and 1000; Aedes: no bound). No connection cap.
-const MOSQUITTO_CONF = 'max_inflight_messages 20\nmax_queued_messages 1000\nmax_connections -1\n';
+// Mosquitto 2.0.11 logged "Outgoing messages are being dropped" and lost QoS 1/2
+// deliveries at its default max_queued_messages (1000) although the generator
+// never had more than window x publishers messages undelivered per subscriber; a
+// larger queue lets it deliver everything, as ours (1000 queued + 32 in flight)
+// and Aedes (no bound) do under the same window. No connection cap.
+export const MOSQUITTO_CONF = 'max_inflight_messages 20\nmax_queued_messages 100000\nmax_connections -1\n';
 
 export async function startPeer(name: PeerName, opts: { nodeArgs?: string[] } = {}): Promise<Peer> {
   if (name === 'mosquitto') {

@@ -106,6 +106,15 @@ export async function runThroughput(job: LoadJob, mark: Mark = () => undefined):
   let published = 0;
   let delivered = 0;
   let lost = 0;
+  // Per subscriber: messages received, and messages written off as lost (QoS 0 only drops).
+  const got = new Array<number>(M).fill(0);
+  const written = new Array<number>(M).fill(0);
+  // The slowest subscriber sets the window: a broker's queue is per subscriber.
+  const slowest = () => {
+    let m = Infinity;
+    for (let i = 0; i < M; i++) if (got[i] + written[i] < m) m = got[i] + written[i];
+    return m;
+  };
   let measuring = false;
   let stopping = false;
   let lastProgress = performance.now();
@@ -117,7 +126,7 @@ export async function runThroughput(job: LoadJob, mark: Mark = () => undefined):
     if (stopping) return;
     const windowTotal = job.window * pubs.length;
     for (let tries = 0; tries < pubs.length; tries++) {
-      const outstanding = Math.ceil((published * M - delivered - lost) / M);
+      const outstanding = published - slowest();
       let allowed = windowTotal - outstanding;
       if (allowed <= 0) return;
       const p = rr;
@@ -149,16 +158,18 @@ export async function runThroughput(job: LoadJob, mark: Mark = () => undefined):
     c.onAck = () => { unacked[p]--; };
     c.onChunk = schedule;
   });
-  for (const s of subs) {
+  subs.forEach((s, i) => {
     s.onPublish = (m) => {
       delivered++;
+      got[i]++;
       if (measuring && m.payloadEnd - m.payloadAt >= STAMP_BYTES) hist.add(performance.now() - m.buf.readDoubleLE(m.payloadAt + 6));
     };
     s.onChunk = () => { lastProgress = performance.now(); schedule(); };
-  }
+  });
   // QoS 0 may drop: after a second without progress, write the missing off as lost so the window reopens.
   const watchdog = setInterval(() => {
     if (performance.now() - lastProgress > 1000 && published * M > delivered + lost) {
+      for (let i = 0; i < M; i++) written[i] = published - got[i];
       lost = published * M - delivered;
       lastProgress = performance.now();
       schedule();
