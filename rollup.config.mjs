@@ -11,12 +11,15 @@ const boards = fs.readdirSync('boards').filter((f) => f.endsWith('.json')).map((
 
 // Every construct terser may emit must stay inside what Espruino runs
 // (../shared/reference/espruino-facts.md); tools/check-bundles.ts verifies the output.
+// reduce_funcs: false keeps terser from pasting a single-use function into its caller
+// as an immediately-called function expression: Espruino would then build that
+// function (copying its code text) on every call, e.g. the whole parser per socket chunk.
 function terserFor(defs) {
   return terser({
     ecma: 2015,
     module: false,
     toplevel: true,
-    compress: { global_defs: defs, passes: 2, arrows: false, unsafe_arrows: false },
+    compress: { global_defs: defs, passes: 2, arrows: false, unsafe_arrows: false, reduce_funcs: false },
     mangle: { toplevel: true },
     format: { comments: false, ascii_only: false },
   });
