@@ -5,7 +5,7 @@ declare const E: {
   toUint8Array(x: any): Uint8Array;
   getTemperature?(): number;
 };
-declare function setTimeout(fn: () => void, ms: number): any;
+declare function setTimeout(fn: (a?: any) => void, ms?: number, a?: any): any;
 declare function clearTimeout(id: any): void;
 declare function setInterval(fn: () => void, ms: number): any;
 declare function clearInterval(id: any): void;

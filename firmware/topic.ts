@@ -17,26 +17,26 @@ const utf8Length = (s: string) => {
   return n;
 };
 
-// Shared by both checks so the board carries the messages once.
-const check = (s: string, kind: string, filter: boolean) => {
+// Shared by both checks so the board carries the messages once; the board's client
+// calls it directly (a wrapper function costs RAM there).
+export const check = (s: string, kind: string, filter?: number) => {
   const w = /[+#]/.exec(s);
-  if (typeof s != 'string' || s == '') return kind + ' is empty';
-  if (s.indexOf('\0') >= 0) return kind + ' contains U+0000';
-  // Bytes on the wire: ESP builds hold strings as raw UTF-8 bytes already.
-  if ((typeof BOARD_UNICODE != 'undefined' && !BOARD_UNICODE ? s.length : utf8Length(s)) > 65535) return kind + ' over 65535 bytes';
-  if (!filter) return w ? kind + " contains wildcard '" + w[0] + "'" : null;
-  // A wildcard next to anything but '/' (or a '#' with anything after it) is not alone in its level.
-  // The '/' inside [...] is escaped: Espruino's lexer ends a regex at any unescaped '/'.
-  if (/[^\/]#|#./.test(s)) return kind + ": '#' must be last, a whole level";
-  if (/[^\/]\+|\+[^\/]/.test(s)) return kind + ": '+' must be a whole level";
-  return null;
+  const m = s + '' !== s || s == '' ? ' is empty'
+    : ~s.indexOf('\0') ? ' contains U+0000'
+    // Bytes on the wire: ESP builds hold strings as raw UTF-8 bytes already.
+    : (typeof BOARD_UNICODE != 'undefined' && !BOARD_UNICODE ? s.length : utf8Length(s)) > 65535 ? ' over 65535 bytes'
+    : !filter ? w && " contains wildcard '" + w[0] + "'"
+    // A wildcard next to anything but '/' (or a '#' with anything after it) is not alone in its level.
+    : /[^\/]#|#./.test(s) ? ": '#' must be last, a whole level"
+    : /[^\/]\+|\+[^\/]/.test(s) && ": '+' must be a whole level";
+  return m ? kind + m : null;
 };
 
 /** null if `name` is a valid topic name to publish to, else a message naming the problem. */
-export const checkTopic = (name: string): string | null => check(name, 'topic', false);
+export const checkTopic = (name: string): string | null => check(name, 'topic');
 
 /** null if `filter` is a valid subscription filter, else a message naming the problem. */
-export const checkFilter = (filter: string): string | null => check(filter, 'filter', true);
+export const checkFilter = (filter: string): string | null => check(filter, 'filter', 1);
 
 /**
  * Whether `topic` matches subscription `filter` ('+' one level, '#' this level and

@@ -1,7 +1,7 @@
 // Streaming parser: binary-string chunks in (any split, several packets per
 // chunk), whole validated packets out as (first byte, body). The client reads the
 // few fields it needs from the body with u16at() and publishFields().
-import { u16at } from './bytes';
+import { at, u16at } from './bytes';
 import { T_PINGRESP, T_PUBLISH, T_PUBREL, T_SUBACK, TWO_BYTE_TYPES } from './constants';
 
 /** PUBLISH body -> [topic bytes, packet id (0 for QoS 0), payload]. */
@@ -20,56 +20,73 @@ export const wellFormed = (h: number, b: string) => {
   if (t == T_PUBLISH) return (f & 6) < 6 && n >= id + (f & 6 ? 4 : 2) && (f & 6 ? u16at(b, id + 2) : 1) > 0;
   if (t == T_PINGRESP) return !(f | n);
   // SUBACK return codes are 0, 1, 2 or 0x80 [MQTT-3.9.3-2].
-  if (t == T_SUBACK) return !f && n > 2 && id > 0 && b.substr(2).split('').every((c: any) => (c = c.charCodeAt(0)) < 3 || c == 128);
+  if (t == T_SUBACK) return !f && n > 2 && id > 0 && b.substr(2).split('').every((c: any) => (c = at(c, 0)) < 3 || c == 128);
   // CONNACK: only the session-present bit may be set [MQTT-3.2.2-1]; acks carry a non-zero id.
   return TWO_BYTE_TYPES >> t & 1 && n == 2 && f == (t == T_PUBREL ? 2 : 0) && (t > 2 ? id > 0 : id < 512);
 };
 
+// The parser's state lives at module level, not in a closure: on Espruino every
+// function expression evaluated at run time stores its own copy of its code text,
+// while a top-level function is created once, at load. The board has one link at
+// a time, so one parser: reset() it for each new link.
+let buf = '';
+let skip = 0;
+
+/** Forget everything buffered: a new link starts. Also stops a feed() under way. */
+export const reset = () => {
+  buf = '';
+  skip = 0;
+};
+
 /**
- * A parser for one connection. The returned push(chunk) feeds it; each whole
- * packet goes to onPacket(firstByte, body). A packet of more than `max` bytes
- * (whole packet) is skipped as it streams past and reported with
- * onError(msg, false); a malformed one is reported with onError(msg, true) and
- * the parser ignores all further input: the link must be closed.
+ * Feeds one chunk. Each whole packet goes to onPacket(firstByte, body). Problems go
+ * to the same function with a first byte no packet has (one function less to keep
+ * on the board): a packet of more than `max` bytes (whole packet) is skipped as it
+ * streams past and reported as onPacket(0, msg); a malformed one is reported as
+ * onPacket(1, msg) and all further input is ignored until reset(): the link must be closed.
  */
-export const parser = (max: number, onPacket: (h: number, body: string) => void, onError: (msg: string, fatal: boolean) => void) => {
-  let buf = '';
-  let skip = 0;
-  return (chunk: string) => {
-    let n: number;
-    let m: number;
-    let i: number;
-    let c: number;
-    buf += chunk;
-    for (;;) {
-      c = skip < buf.length ? skip : buf.length;
-      buf = buf.substr(c);
-      skip -= c;
-      if (skip || buf.length < 2) return;
-      for (n = 0, m = 1, i = 1; ; m *= 128) {
-        if (i > 4) {
-          skip = 1 / 0;
-          return onError('malformed length', true);
-        }
-        if (i >= buf.length) return;
-        c = buf.charCodeAt(i++);
-        n += (c & 127) * m;
-        if (c < 128) break;
-      }
-      if (n + i > max) {
-        onError('packet over maxPacket ' + max + ': ' + (skip = n + i) + ' bytes', false);
-        continue;
-      }
-      if (buf.length < n + i) return;
-      // Consume before handing out, so a throwing handler leaves the stream consistent.
-      c = buf.charCodeAt(0);
-      chunk = buf.substr(i, n);
-      buf = buf.substr(n + i);
-      if (!wellFormed(c, chunk)) {
+export const feed = (chunk: string, max: number, onPacket: (h: number, body: string) => void) => {
+  let n: number;
+  let m: number;
+  let i: number;
+  let c: number;
+  buf += chunk;
+  for (;;) {
+    c = skip < buf.length ? skip : buf.length;
+    buf = buf.substr(c);
+    skip -= c;
+    if (skip || buf.length < 2) return;
+    for (n = 0, m = 1, i = 1; ; m *= 128) {
+      if (i > 4) {
         skip = 1 / 0;
-        return onError('malformed packet, type ' + (c >> 4), true);
+        return onPacket(1, 'malformed length');
       }
-      onPacket(c, chunk);
+      if (i >= buf.length) return;
+      c = at(buf, i++);
+      n += (c & 127) * m;
+      if (c < 128) break;
     }
-  };
+    if (n + i > max) {
+      onPacket(0, 'packet over maxPacket ' + max + ': ' + (skip = n + i) + ' bytes');
+      continue;
+    }
+    if (buf.length < n + i) return;
+    // Consume before handing out, so a throwing handler leaves the stream consistent.
+    c = at(buf, 0);
+    chunk = buf.substr(i, n);
+    buf = buf.substr(n + i);
+    if (!wellFormed(c, chunk)) {
+      skip = 1 / 0;
+      return onPacket(1, 'malformed packet, type ' + (c >> 4));
+    }
+    try {
+      onPacket(c, chunk);
+    } catch (e) {
+      // A throwing handler does not stop the packets after it; its exception
+      // still surfaces, as an Uncaught error from a timer.
+      setTimeout(() => {
+        throw e;
+      });
+    }
+  }
 };

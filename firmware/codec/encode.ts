@@ -1,6 +1,6 @@
 // Packet -> binary string. Strings in packets are UTF-8 on the wire (encoded
 // here on unicode builds); payloads are binary strings sent as given.
-import { chr, u16 } from './bytes';
+import { at, chr, u16 } from './bytes';
 import { CONNECT, PUBLISH } from './constants';
 import { toUtf8 } from './utf8';
 
@@ -62,7 +62,7 @@ export const publish = (topic: string, payload: string, qos: number, retain: any
   packet(PUBLISH | qos << 1 | +!!retain, str(topic) + (qos ? u16(id) : '') + payload);
 
 /** The same packet with DUP set if it is a PUBLISH (first byte below 0x40), for a resend [MQTT-3.3.1-1]. */
-export const dup = (p: string) => p < '@' ? chr(p.charCodeAt(0) | 8) + p.substr(1) : p;
+export const dup = (p: string) => p < '@' ? chr(at(p, 0) | 8) + p.substr(1) : p;
 
 /**
  * SUBSCRIBE (h = 0x82, from [filter, qos] pairs) or UNSUBSCRIBE (h = 0xa2, the

@@ -3,12 +3,12 @@
 // mqtt-packet's parse output so tests can compare field by field.
 import { T_CONNACK, T_PUBLISH, T_SUBACK } from './constants';
 import { u16at } from './bytes';
-import { publishFields } from './decode';
+import { feed, publishFields, reset } from './decode';
 import { fromUtf8 } from './utf8';
 
 export { chr, u16, u16at } from './bytes';
 export { connect, publish, dup, ack, subscribe, packet, str } from './encode';
-export { parser, publishFields, wellFormed } from './decode';
+export { publishFields, wellFormed } from './decode';
 export { toUtf8, fromUtf8 } from './utf8';
 export { PINGREQ, DISCONNECT, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE } from './constants';
 
@@ -34,4 +34,13 @@ export function toPacket(h: number, b: string): any {
     if (t == T_SUBACK) p.granted = b.substr(2).split('').map(function (c) { return c.charCodeAt(0); });
   }
   return p;
+}
+
+/**
+ * A parser for one connection, as the tests use it: push(chunk) feeds it. The
+ * board has one parser (module state), so only the latest one made here is live.
+ */
+export function parser(max: number, onPacket: (h: number, b: string) => void, onError: (m: string, fatal: boolean) => void) {
+  reset();
+  return function (chunk: string) { feed(chunk, max, function (h, b) { if (h < 2) onError(b, h > 0); else onPacket(h, b); }); };
 }

@@ -1,8 +1,8 @@
 // Session helpers (TS sources; the client tests run them minified): packet ids,
-// ack matching, inbound QoS 2 ids, outbox bounds.
+// ack matching, outbox bounds. Inbound QoS 2 ids are covered by the client tests.
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
-import { ackType, nextId, release, remember } from '../../firmware/session/inflight';
+import { ackType, nextId } from '../../firmware/session/inflight';
 import { full } from '../../firmware/session/outbox';
 
 describe('firmware session helpers', () => {
@@ -32,16 +32,6 @@ describe('firmware session helpers', () => {
     assert.equal(ackType('\x62'), 7);
     assert.equal(ackType('\x82'), 9);
     assert.equal(ackType('\xa2'), 11);
-  });
-
-  it('inbound QoS 2 ids are remembered once until released', () => {
-    let ids: number[] = [];
-    assert.equal(remember(ids, 5), true);
-    assert.equal(remember(ids, 5), false);
-    assert.equal(remember(ids, 6), true);
-    ids = release(ids, 5);
-    assert.deepEqual(ids, [6]);
-    assert.equal(remember(ids, 5), true);
   });
 
   it('the outbox counts only unwritten entries, by count and by bytes', () => {

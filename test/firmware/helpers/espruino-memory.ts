@@ -1,0 +1,146 @@
+// Measures the client's RAM in a real Espruino interpreter (ESPRUINO_BIN), the way
+// Espruino's own MQTT module was measured (espruino-facts.md): process.memory().usage
+// (which runs a GC first) above the empty runtime, the module cached with
+// Modules.addCached(name, sourceText), the client connected to a broker on 127.0.0.1.
+// The board script's own functions are all created before the "empty" reading, so
+// only the module and the client are counted.
+import * as net from 'net';
+import { startEspruino } from '../../../boards/espruino-bin';
+
+export interface MemoryPhase { phase: string; usage: number; total: number; delta: number }
+
+export interface MemoryOptions {
+  /** The minified module text. */
+  source: string;
+  /** Broker port on 127.0.0.1. */
+  port: number;
+  bin?: string;
+  pretokenise?: boolean;
+  /**
+   * 'console': the module text is typed at the console as Modules.addCached("mqtt-client", "<text>")
+   * (the Espruino IDE's way, and how the baseline was loaded); 'file': the app file holds it as a
+   * function (espruino-tools' way, see composeApp).
+   */
+  upload?: 'console' | 'file';
+  publishes?: number;
+  reconnects?: number;
+  timeoutMs?: number;
+  /** Extra client options (JS source, after the fixed ones). */
+  extra?: string;
+}
+
+export interface MemoryResult { phases: MemoryPhase[]; lines: string[]; failures: string[]; error?: string }
+
+/** A TCP relay to the broker; cut() drops every link through it, as lost Wi-Fi would. */
+export function relay(target: number): Promise<{ port: number; cut(): void; close(): void }> {
+  const pairs = new Set<net.Socket[]>();
+  const server = net.createServer((a) => {
+    const b = net.connect(target, '127.0.0.1');
+    const pair = [a, b];
+    pairs.add(pair);
+    a.pipe(b);
+    b.pipe(a);
+    const done = () => { a.destroy(); b.destroy(); pairs.delete(pair); };
+    a.on('error', done).on('close', done);
+    b.on('error', done).on('close', done);
+  });
+  const cutAll = () => { for (const p of pairs) p.forEach((s) => s.destroy()); pairs.clear(); };
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    port: (server.address() as net.AddressInfo).port,
+    cut: cutAll,
+    close: () => { cutAll(); server.close(); },
+  })));
+}
+
+/** The board script: plain ES5, every function created at load so none is counted in a phase. */
+export function memoryScript(port: number, publishes: number, reconnects: number, extra: string): string {
+  return `
+var c, n = 0, up = 0, phase = 0, mod, src, net = require("net");
+function out(p) { var m = process.memory(); console.log("@M " + p + " " + m.usage + " " + m.total); }
+function later(f) { setTimeout(f, 30); }
+function onErr(e) { if (phase < 3) console.log("@E " + (e && e.message)); }
+function onPub(err) { if (err) console.log("@E publish " + err.message); n++; pub(); }
+function pub() {
+  if (n < ${publishes}) return c.publish("mem/q1", "reading " + n, { qos: 1 }, onPub);
+  phase = 3; n = 0; later(published);
+}
+function published() { out("published"); console.log("@CUT"); }
+function onConnect() {
+  up++;
+  if (phase == 1) { phase = 2; return later(connected); }
+  if (++n < ${reconnects}) return console.log("@CUT");
+  later(reconnected);
+}
+function connected() { out("connected"); pub(); }
+function reconnected() { out("reconnected"); c.end(); later(quit); }
+function create() {
+  c = mod.create({ net: net, host: "127.0.0.1", port: ${port}, clientId: "mem", keepalive: 60, minBackoff: 10, maxBackoff: 40${extra ? ', ' + extra : ''} });
+  later(created);
+}
+function created() { out("created"); c.on("error", onErr); c.on("connect", onConnect); phase = 1; c.connect(); }
+function loaded() { out("loaded"); later(create); }
+function go() { later(function () { mod = require("mqtt-client"); later(loaded); }); }
+setInterval(function () {}, 1000);
+later(function () { out("empty"); console.log("@READY"); });
+`;
+}
+
+/** Runs the scenario; phases: empty, loaded, created, connected, published, reconnected. */
+export async function measureMemory(o: MemoryOptions): Promise<MemoryResult> {
+  const publishes = o.publishes ?? 100;
+  const reconnects = o.reconnects ?? 20;
+  const link = await relay(o.port);
+  const viaFile = o.upload === 'file';
+  // 'file': the module is in the app file; go() is called once the empty reading is taken.
+  let script = memoryScript(link.port, publishes, reconnects, o.extra ?? '');
+  try {
+    const s = startEspruino({
+      bin: o.bin,
+      modules: viaFile ? { 'mqtt-client': o.source } : {},
+      script,
+      pretokenise: o.pretokenise,
+      timeoutMs: o.timeoutMs ?? 120000,
+      onLine: (l) => {
+        if (l.includes('@READY')) {
+          if (viaFile) return s.send('go()');
+          // Typed in pieces appended to one string, so the console line never holds the whole text
+          // next to it (a 1600-var build cannot hold the module's text twice).
+          s.send('echo(0);var src=""');
+          for (let i = 0; i < o.source.length; i += 256) s.send(`src+=${JSON.stringify(o.source.slice(i, i + 256))}`);
+          s.send('Modules.addCached("mqtt-client", src);src=0;go()');
+        }
+        if (l.includes('@CUT')) setTimeout(() => link.cut(), 20);
+      },
+    });
+    script = '';
+    const r = await s.done;
+    const phases: MemoryPhase[] = [];
+    // With the module in the file, the empty reading already holds it: take the empty runtime from a run without it.
+    let base = viaFile ? await emptyUsage(o.bin, link.port, o.pretokenise) : NaN;
+    for (const l of r.lines) {
+      const m = /@M (\w+) (\d+) (\d+)/.exec(l);
+      if (!m) continue;
+      if (m[1] === 'empty' && !viaFile) base = +m[2];
+      phases.push({ phase: m[1], usage: +m[2], total: +m[3], delta: +m[2] - base });
+    }
+    const errs = r.lines.filter((l) => l.includes('@E '));
+    const want = ['empty', 'loaded', 'created', 'connected', 'published', 'reconnected'];
+    const missing = want.filter((w) => !phases.some((p) => p.phase === w));
+    const error = r.failures.length ? r.failures.join(' | ') : errs.length ? errs.join(' | ')
+      : missing.length ? `phases not reached: ${missing.join(', ')}${r.timedOut ? ' (timed out)' : ''}; last lines: ${r.lines.slice(-6).join(' | ')}` : undefined;
+    return { phases, lines: r.lines, failures: r.failures, error };
+  } finally {
+    link.close();
+  }
+}
+
+/** The 'empty' reading of the same board script with no module cached. */
+async function emptyUsage(bin: string | undefined, port: number, pretokenise?: boolean): Promise<number> {
+  const s = startEspruino({ bin, script: memoryScript(port, 0, 0, ''), pretokenise, timeoutMs: 20000, onLine: (l) => { if (l.includes('@READY')) s.send('quit()'); } });
+  const r = await s.done;
+  const m = r.lines.map((l) => /@M empty (\d+)/.exec(l)).find(Boolean);
+  return m ? +m[1] : NaN;
+}
+
+/** The phase's delta above the empty runtime, or NaN. */
+export const delta = (r: MemoryResult, phase: string) => r.phases.find((p) => p.phase === phase)?.delta ?? NaN;
