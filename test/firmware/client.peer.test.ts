@@ -7,7 +7,10 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as mqttPacket from 'mqtt-packet';
+import { createBoard } from '../../boards/sim';
 import { Peer, politeBroker, PeerConn } from './helpers/peer';
+import { bundleSource } from './helpers/bundles';
 import { clientBoard, ClientBoard, sleep } from './helpers/board';
 
 describe('firmware client vs a scripted peer (minified bundle on the simulated board)', function () {
@@ -91,6 +94,47 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
         await peer.until('peer sees the close', () => peer.last.closed);
       });
     }
+
+    /** What create() throws on a board for these options (JS source), or null. */
+    function createError(options: string): string | null {
+      const board = createBoard({ board: 'esp32' });
+      try {
+        board.addModule('mqtt-client', bundleSource('esp32'));
+        board.eval(`var c = require("mqtt-client").create(${options})`);
+        return null;
+      } catch (e) {
+        return (e as Error).message;
+      } finally {
+        board.destroy();
+      }
+    }
+
+    const badOptions: [string, string][] = [
+      ['will: { topic: "dev/+/status", payload: "x" }', "will: topic contains wildcard '+'"],
+      ['will: { topic: "dev/#" }', "will: topic contains wildcard '#'"],
+      ['will: { topic: "" }', 'will: topic is empty'],
+      ['will: { payload: "x" }', 'will: topic is empty'],
+      ['will: { topic: "a\\u0000b" }', 'will: topic contains U+0000'],
+      ['will: { topic: "dev/status", qos: 3 }', 'will: qos must be 0..2'],
+      ['will: { topic: "dev/status", qos: "1" }', 'will: qos must be 0..2'],
+      ['password: "secret"', 'password without username'],
+    ];
+    for (const [opt, message] of badOptions) {
+      it(`[MQTT-3.1.2-22] [MQTT-3.1.3-10] [MQTT-3.1.2-12] create({ ${opt} }) throws "${message}", nothing is sent`, async () => {
+        const peer = await new Peer().start();
+        peers.push(peer);
+        const err = createError(`{ host: "127.0.0.1", port: ${peer.port}, net: require("net"), clientId: "dev", ${opt} }`);
+        assert.match(String(err), new RegExp('^Error: ' + message.replace(/[+#()\\]/g, '\\$&') + '$'));
+        await sleep(100);
+        assert.equal(peer.conns.length, 0);
+      });
+    }
+
+    it('a valid Will at QoS 0..2 and a user name without a password are accepted', () => {
+      for (const q of [0, 1, 2]) assert.equal(createError(`{ net: require("net"), will: { topic: "a/b", qos: ${q} } }`), null);
+      assert.equal(createError('{ net: require("net"), username: "u" }'), null);
+      assert.equal(createError('{ net: require("net"), username: "u", password: "" }'), null);
+    });
 
     it('session present is reported from CONNACK [MQTT-3.2.2-2]', async () => {
       const { b } = await setup(scripted(() => false, true), 'clean: false');
@@ -180,6 +224,45 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
       assert.deepEqual([b.events('p1'), b.events('p2'), b.events('p3')], [[['p1']], [['p2']], [['p3']]]);
     });
 
+    it('[MQTT-3.1.2-6] clean session: after a reconnect the old session is gone; unacknowledged PUBLISHes go out again (DUP, may be a redelivery), a PUBREL of the lost session is not sent, its callback fails', async () => {
+      // Link 1 acknowledges nothing but the QoS 2 PUBREC; the PUBREL gets no PUBCOMP.
+      const { peer, b } = await setup(scripted((c, p) => {
+        if (c.index === 1 && (p.cmd === 'publish' || p.cmd === 'pubrel')) {
+          if (p.cmd === 'publish' && p.topic === 't/2') c.send({ cmd: 'pubrec', messageId: p.messageId });
+          return true;
+        }
+      }));
+      b.run('c.publish("t/1", "a", { qos: 1 }, cb("p1")); c.publish("t/2", "b", { qos: 2 }, cb("p2")); c.publish("t/3", "c", { qos: 2 }, cb("p3"));');
+      await peer.until('PUBREL on link 1', () => peer.conns[0].packets.some((p) => p.cmd === 'pubrel'));
+      const ids = peer.conns[0].packets.filter((p) => p.cmd === 'publish').map((p) => p.messageId);
+      peer.conns[0].drop();
+      await b.waitEvents('connect', 2);
+      assert.deepEqual(b.events('connect')[1], ['connect', false]);
+      await b.waitEvents('p3');
+      await b.waitEvents('p1');
+      const again = peer.conns[1].packets.filter((p) => p.cmd !== 'connect' && p.cmd !== 'pingreq');
+      assert.deepEqual(again.map((p) => [p.cmd, p.topic ?? undefined, p.dup, p.messageId]), [
+        ['publish', 't/1', true, ids[0]],
+        ['publish', 't/3', true, ids[2]],
+        ['pubrel', undefined, false, ids[2]],
+      ]);
+      assert.deepEqual(b.events('p2'), [['p2', 'publish: session lost']]);
+      assert.deepEqual([b.events('p1'), b.events('p3')], [[['p1']], [['p3']]]);
+    });
+
+    it('[MQTT-4.4.0-1] persistent session the broker lost (session present 0): handled like a clean one; without a callback the lost PUBREL is an error event', async () => {
+      const { peer, b } = await setup(scripted((c, p) => {
+        if (c.index === 1 && p.cmd === 'pubrel') return true;
+      }), 'clean: false');
+      b.run('c.publish("t/2", "b", { qos: 2 })');
+      await peer.until('PUBREL on link 1', () => peer.conns[0].packets.some((p) => p.cmd === 'pubrel'));
+      peer.conns[0].drop();
+      await b.waitEvents('connect', 2);
+      await sleep(200);
+      assert.deepEqual(b.events('error').filter((e) => e[1] === 'publish: session lost').length, 1);
+      assert.equal(peer.conns[1].packets.filter((p) => p.cmd === 'pubrel' || p.cmd === 'publish').length, 0);
+    });
+
     it('a QoS 1 PUBLISH never acknowledged gets no callback and is not lost: resent on the next link', async () => {
       const { peer, b } = await setup(scripted((c, p) => c.index === 1 && p.cmd === 'publish'));
       b.run('c.publish("x", "y", { qos: 1 }, cb("p"))');
@@ -207,6 +290,34 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
       assert.deepEqual(held.map((p) => p.topic), ['w/0', 'w/1', 'w/2', 'w/3', 'w/4']);
       assert.ok(held.every((p) => p.messageId > 0));
       assert.equal(new Set(held.slice(0, 2).map((p) => p.messageId)).size, 2);
+    });
+  });
+
+  describe('handlers that throw', () => {
+    it('an exception in a message handler does not hold back the rest of its chunk; it still surfaces as Uncaught', async () => {
+      const { peer, b } = await setup();
+      b.run(`var seen = [];
+        c.subscribe("h/#", { qos: 1 }, cb("sub"), function (t) { seen.push(t); if (t == "h/1") throw new Error("handler failed"); });`);
+      await b.waitEvents('sub');
+      // Three PUBLISHes in one TCP write: they arrive in one socket chunk.
+      const gen = (topic: string, id: number) => mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 1, messageId: id, retain: false, dup: false }, { protocolVersion: 4 });
+      peer.last.raw(Buffer.concat([gen('h/1', 11), gen('h/2', 12), gen('h/3', 13)]));
+      await b.waitEvents('message', 3);
+      assert.deepEqual(JSON.parse(b.run('JSON.stringify(seen)')), ['h/1', 'h/2', 'h/3']);
+      await peer.until('three PUBACKs', () => peer.of('puback').length === 3);
+      await b.until('the Uncaught error', () => b.board.errors.length);
+      assert.deepEqual(b.board.errors, ['Uncaught Error: handler failed']);
+      b.board.errors.length = 0;
+    });
+
+    it('an exception in a publish callback does not stall the window: the next queued message still goes out', async () => {
+      const { peer, b } = await setup(politeBroker, 'maxInflight: 1');
+      b.run('c.publish("w/1", "1", { qos: 1 }, function () { throw new Error("callback failed"); }); c.publish("w/2", "2", { qos: 1 }, cb("p2"));');
+      await b.waitEvents('p2');
+      assert.deepEqual(peer.of('publish').map((p) => p.topic), ['w/1', 'w/2']);
+      await b.until('the Uncaught error', () => b.board.errors.length);
+      assert.deepEqual(b.board.errors, ['Uncaught Error: callback failed']);
+      b.board.errors.length = 0;
     });
   });
 

@@ -59,7 +59,8 @@ var c, n = 0, up = 0, phase = 0, mod, src, net = require("net");
 function out(p) { var m = process.memory(); console.log("@M " + p + " " + m.usage + " " + m.total); }
 function later(f) { setTimeout(f, 30); }
 function onErr(e) { if (phase < 3) console.log("@E " + (e && e.message)); }
-function onPub(err) { if (err) console.log("@E publish " + err.message); n++; pub(); }
+function onPub(err) { if (err) console.log("@E publish " + err.message); n++; if (n == 10) return later(early); pub(); }
+function early() { out("published10"); pub(); }
 function pub() {
   if (n < ${publishes}) return c.publish("mem/q1", "reading " + n, { qos: 1 }, onPub);
   phase = 3; n = 0; later(published);
@@ -68,9 +69,11 @@ function published() { out("published"); console.log("@CUT"); }
 function onConnect() {
   up++;
   if (phase == 1) { phase = 2; return later(connected); }
-  if (++n < ${reconnects}) return console.log("@CUT");
+  if (++n == 2) return later(twice);
+  if (n < ${reconnects}) return console.log("@CUT");
   later(reconnected);
 }
+function twice() { out("reconnected2"); console.log("@CUT"); }
 function connected() { out("connected"); pub(); }
 function reconnected() { out("reconnected"); c.end(); later(quit); }
 function create() {
@@ -85,7 +88,11 @@ later(function () { out("empty"); console.log("@READY"); });
 `;
 }
 
-/** Runs the scenario; phases: empty, loaded, created, connected, published, reconnected. */
+/**
+ * Runs the scenario; phases: empty, loaded, created, connected, published10 (after 10
+ * QoS 1 publishes), published (after all), reconnected2 (after 2 links cut and
+ * re-established by the client), reconnected (after all). `publishes` >= 10, `reconnects` >= 3.
+ */
 export async function measureMemory(o: MemoryOptions): Promise<MemoryResult> {
   const publishes = o.publishes ?? 100;
   const reconnects = o.reconnects ?? 20;
@@ -124,7 +131,7 @@ export async function measureMemory(o: MemoryOptions): Promise<MemoryResult> {
       phases.push({ phase: m[1], usage: +m[2], total: +m[3], delta: +m[2] - base });
     }
     const errs = r.lines.filter((l) => l.includes('@E '));
-    const want = ['empty', 'loaded', 'created', 'connected', 'published', 'reconnected'];
+    const want = ['empty', 'loaded', 'created', 'connected', 'published10', 'published', 'reconnected2', 'reconnected'];
     const missing = want.filter((w) => !phases.some((p) => p.phase === w));
     const error = r.failures.length ? r.failures.join(' | ') : errs.length ? errs.join(' | ')
       : missing.length ? `phases not reached: ${missing.join(', ')}${r.timedOut ? ' (timed out)' : ''}; last lines: ${r.lines.slice(-6).join(' | ')}` : undefined;
