@@ -4,21 +4,13 @@
 // a deterministic count (process.memory().usage after its GC), not a timing assert.
 // Skipped, with how to enable it, when ESPRUINO_BIN is unset.
 import { strict as assert } from 'assert';
-import { ESPRUINO_BIN_SKIP_MESSAGE, espruinoBin, runEspruino } from '../../boards/espruino-bin';
+import { ESPRUINO_BIN_SKIP_MESSAGE, espruinoBin } from '../../boards/espruino-bin';
 import { startMosquitto, Mosquitto, MOSQUITTO_SKIP_MESSAGE } from '../helpers/mosquitto';
 import { bundleSource } from './helpers/bundles';
-import { delta, measureMemory, MemoryResult } from './helpers/espruino-memory';
+import { delta, interpreterTotal, measureMemory, MemoryResult } from './helpers/espruino-memory';
 
 /** Espruino's MQTT module, vars above the empty runtime (espruino-facts.md). */
 const BASELINE = { esp8266: { loaded: 602, connected: 777 }, esp32: { loaded: 548, connected: 718 } };
-
-/** The interpreter's var count: ~1600 means ESP8266-sized. */
-export async function interpreterTotal(bin: string): Promise<number> {
-  const r = await runEspruino({ bin, script: 'console.log("@T " + process.memory().total); quit();', timeoutMs: 10000 });
-  const m = r.lines.map((l) => /@T (\d+)/.exec(l)).find(Boolean);
-  if (!m) throw new Error(`no memory total from ${bin}: ${r.lines.join(' | ')}`);
-  return +m[1];
-}
 
 function table(rows: [string, MemoryResult][]): string {
   const phases = ['loaded', 'created', 'connected', 'published10', 'published', 'reconnected2', 'reconnected'];

@@ -5,7 +5,7 @@
 // The board script's own functions are all created before the "empty" reading, so
 // only the module and the client are counted.
 import * as net from 'net';
-import { startEspruino } from '../../../boards/espruino-bin';
+import { EspruinoSession, runEspruino, startEspruino } from '../../../boards/espruino-bin';
 
 export interface MemoryPhase { phase: string; usage: number; total: number; delta: number }
 
@@ -50,6 +50,28 @@ export function relay(target: number): Promise<{ port: number; cut(): void; clos
     cut: cutAll,
     close: () => { cutAll(); server.close(); },
   })));
+}
+
+/** A JS string literal of ASCII only: a control char or DEL typed at the console would edit the line. */
+export function jsString(s: string): string {
+  return '"' + s.replace(/[^\x20-\x7e]|["\\]/g, (c) => (c === '"' || c === '\\' ? '\\' + c : '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'))) + '"';
+}
+
+/**
+ * Types a module at the console as Modules.addCached(name, text), the text in pieces
+ * appended to one string (needs a global `src`) so that the console line never holds
+ * the whole text next to it: a 1600-var build cannot hold it twice. Each piece waits
+ * for the one before to be taken: typed all at once they overflow the interpreter's
+ * input queue and arrive garbled. Then runs `then`.
+ */
+export async function typeModule(s: EspruinoSession, name: string, source: string, then: string): Promise<void> {
+  const step = 200;
+  s.send('echo(0);src=""');
+  for (let i = 0, k = 0; i < source.length; i += step, k++) {
+    s.send(`src+=${jsString(source.slice(i, i + step))};console.log("@K${k}")`);
+    await s.waitFor(new RegExp(`^@K${k}$`), 10000);
+  }
+  s.send(`Modules.addCached(${JSON.stringify(name)}, src);src=0;${then}`);
 }
 
 /** The board script: plain ES5, every function created at load so none is counted in a phase. */
@@ -110,11 +132,7 @@ export async function measureMemory(o: MemoryOptions): Promise<MemoryResult> {
       onLine: (l) => {
         if (l.includes('@READY')) {
           if (viaFile) return s.send('go()');
-          // Typed in pieces appended to one string, so the console line never holds the whole text
-          // next to it (a 1600-var build cannot hold the module's text twice).
-          s.send('echo(0);var src=""');
-          for (let i = 0; i < o.source.length; i += 256) s.send(`src+=${JSON.stringify(o.source.slice(i, i + 256))}`);
-          s.send('Modules.addCached("mqtt-client", src);src=0;go()');
+          typeModule(s, 'mqtt-client', o.source, 'go()').catch((e) => s.lines.push(`@E typing the module: ${e.message}`));
         }
         if (l.includes('@CUT')) setTimeout(() => link.cut(), 20);
       },
@@ -147,6 +165,14 @@ async function emptyUsage(bin: string | undefined, port: number, pretokenise?: b
   const r = await s.done;
   const m = r.lines.map((l) => /@M empty (\d+)/.exec(l)).find(Boolean);
   return m ? +m[1] : NaN;
+}
+
+/** The interpreter's var count: ~1600 means ESP8266-sized. */
+export async function interpreterTotal(bin: string): Promise<number> {
+  const r = await runEspruino({ bin, script: 'console.log("@T " + process.memory().total); quit();', timeoutMs: 10000 });
+  const m = r.lines.map((l) => /@T (\d+)/.exec(l)).find(Boolean);
+  if (!m) throw new Error(`no memory total from ${bin}: ${r.lines.join(' | ')}`);
+  return +m[1];
 }
 
 /** The phase's delta above the empty runtime, or NaN. */

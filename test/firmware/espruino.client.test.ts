@@ -1,0 +1,168 @@
+// The minified client in a real Espruino interpreter (ESPRUINO_BIN) against a real
+// mosquitto, with MQTT.js as the peer: what the simulator cannot prove about the
+// interpreter (its parser, events, sockets, timers). The board prints one line per
+// event ("@EV name json"); the test drives it over the console.
+// Skipped, with how to enable it, when ESPRUINO_BIN is unset.
+import { strict as assert } from 'assert';
+import mqtt from 'mqtt';
+import { ESPRUINO_BIN_SKIP_MESSAGE, EspruinoSession, espruinoBin, startEspruino } from '../../boards/espruino-bin';
+import { startMosquitto, Mosquitto, MOSQUITTO_SKIP_MESSAGE } from '../helpers/mosquitto';
+import { bundleSource } from './helpers/bundles';
+import { interpreterTotal, jsString, relay, typeModule } from './helpers/espruino-memory';
+
+const BIN_PAYLOAD = '\u0000\u0001\u007f\u0080\u00ff';
+
+/** Board side: events as "@EV name json" lines; cb(name) records a callback's outcome. */
+function boardScript(port: number, extra: string): string {
+  return `
+var ev = function (name, a, b, c) { console.log("@EV " + name + " " + JSON.stringify([a, b, c])); };
+var text = function (e) { return e && e.message !== undefined ? String(e.message) : String(e); };
+var hex = function (s) { var o = "", i; for (i = 0; i < s.length; i++) o += (256 + s.charCodeAt(i)).toString(16).substr(1); return o; };
+var cb = function (name) { return function (err, x) { ev(name, err ? text(err) : null, x); }; };
+var c, src;
+// Runs once the module has been typed in (typeModule).
+var go = function () {
+c = require("mqtt-client").create({ net: require("net"), host: "127.0.0.1", port: ${port}, clientId: "rt-board", keepalive: 10,
+  minBackoff: 50, maxBackoff: 200, will: { topic: "rt/will", payload: "gone", qos: 1 }${extra} });
+c.on("connect", function (sp) { ev("connect", sp); });
+c.on("error", function (e) { ev("error", text(e)); });
+c.on("offline", function () { ev("offline"); });
+c.on("reconnect", function () { ev("reconnect"); });
+c.on("message", function (t, p, i) { ev("message", t, hex(p), [i.qos, i.retain, i.dup]); });
+c.connect();
+};
+setInterval(function () {}, 1000);
+console.log("@READY");
+`;
+}
+
+describe('firmware client in a real Espruino interpreter (ESPRUINO_BIN) vs mosquitto', function () {
+  this.timeout(60000);
+  let bin: string;
+  let mosq: Mosquitto | null = null;
+  let board = 'linux';
+  let session: EspruinoSession | null = null;
+  let peer: mqtt.MqttClient | null = null;
+
+  before(async function () {
+    const b = espruinoBin();
+    if (!b) {
+      console.log(`      ${ESPRUINO_BIN_SKIP_MESSAGE}`);
+      return this.skip();
+    }
+    bin = b;
+    mosq = await startMosquitto();
+    if (!mosq) {
+      console.log(`      ${MOSQUITTO_SKIP_MESSAGE}`);
+      return this.skip();
+    }
+    // An ESP8266-sized build has no unicode: the ESP bundle; a stock Linux build: the linux one.
+    board = (await interpreterTotal(bin)) <= 2000 ? 'esp8266' : 'linux';
+  });
+  afterEach(async () => {
+    if (peer) await peer.endAsync(true);
+    peer = null;
+    if (session) {
+      const r = await session.stop();
+      session = null;
+      assert.deepEqual(r.failures, [], 'no Uncaught or MEMORY lines from the interpreter');
+    }
+  });
+  after(async () => { if (mosq) await mosq.stop(); });
+
+  const events = (name: string) => session!.lines.filter((l) => l.startsWith(`@EV ${name} `)).map((l) => JSON.parse(l.slice(5 + name.length)));
+  const until = async <T>(what: string, pred: () => T, ms = 10000): Promise<T> => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const r = pred();
+      if (r) return r;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last lines: ${session!.lines.slice(-8).join(' | ')}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  };
+  const waitEvents = (name: string, n = 1): Promise<any[]> => until(`${n} "${name}" event(s)`, () => (events(name).length >= n ? events(name) : null)) as Promise<any[]>;
+
+  /** The interpreter with the board script; the module is typed in once it is ready, then go() runs. */
+  function boot(port: number, extra: string): EspruinoSession {
+    const s = startEspruino({ bin, script: boardScript(port, extra), pretokenise: true, timeoutMs: 60000,
+      onLine: (l) => {
+        if (l === '@READY') typeModule(s, 'mqtt-client', bundleSource(board), 'go()').catch((e) => s.lines.push(`@E typing the module: ${e.message}`));
+      } });
+    return s;
+  }
+
+  async function start(port: number, extra = ''): Promise<void> {
+    session = boot(port, extra);
+    await waitEvents('connect');
+  }
+
+  it('connects, subscribes, publishes QoS 0/1/2 with binary payloads, receives QoS 0/1/2 once each, unsubscribes, ends without the Will', async () => {
+    peer = await mqtt.connectAsync(`mqtt://127.0.0.1:${mosq!.port}`, { clientId: 'rt-peer', reconnectPeriod: 0 });
+    const got: [string, string, number][] = [];
+    peer.on('message', (t, p, pk) => got.push([t, p.toString('latin1'), pk.qos]));
+    await peer.subscribeAsync(['rt/out/#', 'rt/will'], { qos: 2 });
+    await start(mosq!.port);
+    assert.deepEqual(events('connect'), [[false, null, null]]);
+
+    session!.send('c.subscribe({ "rt/in/#": 2, "rt/q1": 1 }, null, cb("sub"), function (t, p, i) { ev("handler", t, i.qos); })');
+    assert.deepEqual((await waitEvents('sub'))[0], [null, [2, 1], null]);
+    for (const q of [0, 1, 2]) session!.send(`c.publish("rt/out/${q}", ${jsString(BIN_PAYLOAD)} + "${q}", { qos: ${q} }, cb("pub${q}"))`);
+    await waitEvents('pub2');
+    await until('three messages at the peer', () => got.length >= 3);
+    assert.deepEqual(got.sort(), [0, 1, 2].map((q) => [`rt/out/${q}`, BIN_PAYLOAD + q, q]));
+
+    for (const q of [0, 1, 2]) await peer.publishAsync(`rt/in/${q}`, Buffer.from(`\u0000in${q}`, 'latin1'), { qos: q as 0 | 1 | 2 });
+    await waitEvents('handler', 3);
+    const msgs = events('message');
+    assert.deepEqual(msgs.map((m) => [m[0], m[1], m[2][0]]).sort(), [0, 1, 2].map((q) => [`rt/in/${q}`, '00696e3' + q, q]));
+    assert.equal(events('handler').length, 3, 'QoS 2 delivered exactly once');
+
+    session!.send('c.unsubscribe("rt/in/#", cb("unsub"))');
+    await waitEvents('unsub');
+    await peer.publishAsync('rt/in/late', 'x', { qos: 1 });
+    await peer.publishAsync('rt/q1', 'y', { qos: 1 });
+    await until('the rt/q1 message', () => events('message').some((m) => m[0] === 'rt/q1'));
+    assert.ok(!events('message').some((m) => m[0] === 'rt/in/late'), 'no delivery after UNSUBACK');
+
+    session!.send('c.end(cb("end"))');
+    await waitEvents('end');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!got.some((g) => g[0] === 'rt/will'), 'DISCONNECT suppressed the Will');
+    assert.deepEqual(events('error'), []);
+  });
+
+  it('a cut link: offline, automatic reconnect, subscriptions restored (clean session); a QoS 1 publish made offline is delivered after', async () => {
+    const link = await relay(mosq!.port);
+    try {
+      peer = await mqtt.connectAsync(`mqtt://127.0.0.1:${mosq!.port}`, { clientId: 'rt-peer2', reconnectPeriod: 0 });
+      const got: string[] = [];
+      peer.on('message', (t, p) => got.push(`${t}=${p}`));
+      await peer.subscribeAsync('rt/out/#', { qos: 1 });
+      await start(link.port);
+      session!.send('c.subscribe("rt/in/x", { qos: 1 }, cb("sub"))');
+      await waitEvents('sub');
+      link.cut();
+      await waitEvents('offline');
+      session!.send('c.publish("rt/out/later", "queued", { qos: 1 }, cb("pub"))');
+      await waitEvents('connect', 2);
+      await waitEvents('pub');
+      await until('the queued message at the peer', () => got.includes('rt/out/later=queued'));
+      // The SUBSCRIBE restoring rt/in/x went out right after CONNACK, before the queued PUBLISH.
+      await peer.publishAsync('rt/in/x', 'again', { qos: 1 });
+      await until('delivery on the restored subscription', () => events('message').some((m) => m[0] === 'rt/in/x'));
+      assert.ok(events('reconnect').length >= 1);
+    } finally {
+      link.close();
+    }
+  });
+
+  it('nothing listening (the Linux build throws from net.connect): error events and reconnect attempts, never connect or offline, no Uncaught', async () => {
+    const link = await relay(1); // a port nothing listens on: the relay's upstream connect fails, the client sees a close
+    link.close();
+    session = boot(link.port, '');
+    await waitEvents('reconnect', 3);
+    assert.ok(events('error').length >= 1);
+    assert.equal(events('connect').length, 0);
+    assert.equal(events('offline').length, 0, 'never connected, so never offline');
+  });
+});
