@@ -9,7 +9,7 @@ import * as path from 'path';
 
 export const ESPRUINO_BIN_SKIP_MESSAGE =
   'ESPRUINO_BIN is not set: skipping the real-interpreter runs. To enable them, build Espruino for Linux ' +
-  '(git clone https://github.com/espruino/Espruino && cd Espruino && make BOARD=LINUX) and run with ' +
+  '(from the espruino/Espruino sources: make BOARD=LINUX; see README_Building.md there) and run with ' +
   'ESPRUINO_BIN=/path/to/espruino';
 
 /** The interpreter to use, or null when ESPRUINO_BIN is unset. A set but unusable path is an error, not a skip. */
