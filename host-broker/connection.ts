@@ -29,6 +29,22 @@ const READ_PAUSE_BACKLOG_BYTES = QOS0_BACKLOG_BYTES;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Connections with bytes waiting to be written. Everything a connection is sent
+ * while the event loop handles one round of reads and timers goes out in one
+ * socket write at the end of that round (setImmediate runs after the poll phase):
+ * one system call per connection per round instead of one per packet.
+ */
+let dirty: Connection[] = [];
+let flushScheduled = false;
+
+function flushDirty(): void {
+  flushScheduled = false;
+  const conns = dirty;
+  dirty = [];
+  for (let i = 0; i < conns.length; i++) conns[i].flush();
+}
+
 export class Connection {
   state: ConnState = 'new';
   readonly info: ClientInfo;
@@ -55,6 +71,10 @@ export class Connection {
   private backlogPaused = false;
   /** The backlog at the last keepalive check: shrinking counts as life while reading is paused. */
   private backlogAtCheck = 0;
+  /** Encoded packets not yet handed to the socket (see flushDirty). */
+  private outQueue: Buffer[] = [];
+  private outBytes = 0;
+  private flushQueued = false;
 
   constructor(readonly broker: Broker, readonly socket: Duplex, info: Omit<ClientInfo, 'clientId'>) {
     this.info = { ...info, clientId: '' };
@@ -221,13 +241,37 @@ export class Connection {
 
   /** False while the socket has a backlog; QoS 0 messages are dropped then rather than buffered without bound. */
   get acceptsQos0(): boolean {
-    return this.state === 'connected' && this.socket.writableLength < QOS0_BACKLOG_BYTES;
+    return this.state === 'connected' && this.socket.writableLength + this.outBytes < QOS0_BACKLOG_BYTES;
   }
 
-  /** Writes without asking the hooks (CONNACK refusals before a client exists, and send()). */
+  /**
+   * Writes without asking the hooks (CONNACK refusals before a client exists, and send()).
+   * The bytes go out with everything else queued this round, in order (flush()).
+   */
   write(packet: Packet): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    this.socket.write(mqtt.generate(packet));
+    const b = mqtt.generate(packet);
+    this.outQueue.push(b);
+    this.outBytes += b.length;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      dirty.push(this);
+      if (!flushScheduled) { flushScheduled = true; setImmediate(flushDirty); }
+    }
+    // A big answer goes out now, so that the backlog bound (flush()) holds within one round too.
+    if (this.outBytes + this.socket.writableLength > READ_PAUSE_BACKLOG_BYTES) this.flush();
+  }
+
+  /** Hands the queued bytes to the socket in one write. */
+  flush(): void {
+    this.flushQueued = false;
+    const q = this.outQueue;
+    if (q.length === 0) return;
+    const bytes = this.outBytes;
+    this.outQueue = [];
+    this.outBytes = 0;
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.socket.write(q.length === 1 ? q[0] : Buffer.concat(q, bytes));
     if (!this.backlogPaused && this.socket.writableLength > READ_PAUSE_BACKLOG_BYTES) {
       this.backlogPaused = true;
       this.socket.pause();
@@ -242,7 +286,7 @@ export class Connection {
     const limitMs = this.keepalive * 1500; // [MQTT-3.1.2-24]: 1.5 x keepalive
     const check = () => {
       // Paused by our own backlog, the client's bytes wait unread: a shrinking backlog shows it is alive.
-      const backlog = this.socket.writableLength;
+      const backlog = this.socket.writableLength + this.outBytes;
       if (this.backlogPaused && backlog < this.backlogAtCheck) this.lastRx = Date.now();
       this.backlogAtCheck = backlog;
       const idle = Date.now() - this.lastRx;
@@ -272,6 +316,8 @@ export class Connection {
     if (this.keepaliveTimer) clearTimeout(this.keepaliveTimer);
     this.clearConnectTimer();
     this.pending.length = 0;
+    // What was sent before the close goes out first (a CONNACK refusal, acks before a violation).
+    this.flush();
     if (opts.graceful && !this.socket.destroyed) {
       this.socket.end();
       // A peer that never closes its side must not hold the socket forever.
