@@ -87,8 +87,10 @@ export async function kill9Run(dataDir: string, kills: number, seed: number, log
     else if (p.cmd === 'pubrec' && m.qos === 2) { acknowledged.add(m.payload); m.released = true; pub.send({ cmd: 'pubrel', messageId: p.messageId }); }
     else if (p.cmd === 'pubcomp' && m.qos === 2) unacked.delete(p.messageId);
   });
+  let subacked: (() => void) | null = null;
   const sub = new Link((p) => {
-    if (p.cmd === 'publish') {
+    if (p.cmd === 'suback') subacked?.();
+    else if (p.cmd === 'publish') {
       const payload = p.payload.toString();
       if (p.qos === 2) {
         sub.send({ cmd: 'pubrec', messageId: p.messageId });
@@ -109,7 +111,12 @@ export async function kill9Run(dataDir: string, kills: number, seed: number, log
       sub.drop(); pub.drop();
       await new Promise((res) => setTimeout(res, 50));
     }
+    // Wait for SUBACK: the two sockets race, and a first PUBLISH routed before the
+    // subscription exists is acknowledged with nobody to deliver it to.
+    const suback = new Promise<void>((res) => { subacked = res; });
     sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'k9/#', qos: 2 }] });
+    await suback;
+    subacked = null;
     // Resume the publisher's flows [MQTT-4.4.0-1]: PUBREL for those past PUBREC, the PUBLISH (DUP) for the rest.
     for (const [id, m] of unacked) {
       if (m.released) pub.send({ cmd: 'pubrel', messageId: id });
