@@ -332,7 +332,7 @@ export class Broker extends EventEmitter {
   pump(s: Session): void {
     const conn = s.conn;
     if (!conn || conn.state !== 'connected') return;
-    if (s.queuedCount === 0) return;
+    if (s.queuedCount === 0 || s.inflightCount >= this.limits.maxInflightPerClient) return;
     const toSend = this.store.transaction(() => s.takeForSending(this.limits.maxInflightPerClient));
     if (s.overflowReported && s.queuedCount < this.limits.maxQueuedPerClient / 2) s.overflowReported = false;
     for (const m of toSend) conn.send(this.publishPacket(m, false));
@@ -398,7 +398,7 @@ export class Broker extends EventEmitter {
         const qos = Math.min(m.qos, grantedQos) as QoS;
         if (qos === 0) { later.push({ cmd: 'publish', topic: m.topic, payload: m.payload, qos: 0, retain: true, dup: false }); continue; }
         // Goes through the session queue (retain flag kept) so the window and redelivery apply.
-        if (s.enqueue({ topic: m.topic, payload: m.payload, qos }, this.limits.maxQueuedPerClient)) s.outbound[s.outbound.length - 1].retain = true;
+        s.enqueue({ topic: m.topic, payload: m.payload, qos }, this.limits.maxQueuedPerClient, true);
       }
     });
     for (const p of later) conn.send(p);

@@ -2,12 +2,15 @@
 // outbound QoS 1/2 messages (queued and in flight), and QoS 2 packet ids
 // received but not yet released. A persistent session (clean session = 0)
 // writes every change through to the store; a clean one lives in memory only.
+// Every per-message step is O(1): in-flight messages are found by packet id,
+// queued ones wait in a FIFO.
 import type { OutboundMessage, QoS, Store } from './store/types';
+
+/** Queue slots consumed at its head before the array is compacted. */
+const COMPACT_AFTER = 1024;
 
 export class Session {
   readonly subscriptions = new Map<string, QoS>();
-  /** Ordered by seq: in-flight messages first, then queued ones. */
-  readonly outbound: OutboundMessage[] = [];
   readonly inboundQos2 = new Set<number>();
   /** The connection that owns this session now, if any (set by the broker). */
   conn: import('./connection').Connection | null = null;
@@ -15,57 +18,72 @@ export class Session {
   overflowReported = false;
   private nextSeq = 1;
   private nextPacketId = 1;
-  private usedIds = new Set<number>();
+  /** Sent or released messages by packet id; a Map iterates in insertion (= seq) order. */
+  private inflight = new Map<number, OutboundMessage>();
+  /** Messages waiting for the in-flight window, oldest first, from queue[queueHead]. */
+  private queue: OutboundMessage[] = [];
+  private queueHead = 0;
 
   constructor(readonly clientId: string, readonly persistent: boolean, private store: Store) {}
 
-  /** Runs a store write only for persistent sessions. */
-  private db(fn: (s: Store) => void): void { if (this.persistent) fn(this.store); }
-
-  /** Restores the in-memory state from what the store had. */
+  /** Restores the in-memory state from what the store had (outbound ordered by seq). */
   restore(subs: { filter: string; qos: QoS }[], outbound: OutboundMessage[], inboundQos2: number[]): void {
     for (const s of subs) this.subscriptions.set(s.filter, s.qos);
     for (const m of outbound) {
-      this.outbound.push(m);
-      if (m.packetId !== undefined) this.usedIds.add(m.packetId);
+      if (m.packetId !== undefined && m.state !== 'queued') this.inflight.set(m.packetId, m);
+      else this.queue.push(m);
       this.nextSeq = Math.max(this.nextSeq, m.seq + 1);
     }
     for (const id of inboundQos2) this.inboundQos2.add(id);
   }
 
-  get inflightCount(): number { return this.usedIds.size; }
-  get queuedCount(): number { return this.outbound.length - this.usedIds.size; }
+  /** In-flight messages first (in the order they were sent), then queued ones: ordered by seq. */
+  get outbound(): OutboundMessage[] {
+    return [...this.inflight.values(), ...this.queue.slice(this.queueHead)];
+  }
+
+  get inflightCount(): number { return this.inflight.size; }
+  get queuedCount(): number { return this.queue.length - this.queueHead; }
 
   subscribe(filter: string, qos: QoS): void {
     this.subscriptions.set(filter, qos);
-    this.db((s) => s.putSubscription(this.clientId, { filter, qos }));
+    if (this.persistent) this.store.putSubscription(this.clientId, { filter, qos });
   }
 
   unsubscribe(filter: string): boolean {
     if (!this.subscriptions.delete(filter)) return false;
-    this.db((s) => s.deleteSubscription(this.clientId, filter));
+    if (this.persistent) this.store.deleteSubscription(this.clientId, filter);
     return true;
   }
 
   /** Appends a QoS 1/2 message unless the queue is full; false means it was dropped. */
-  enqueue(m: { topic: string; payload: Buffer; qos: 1 | 2 }, maxQueued: number): boolean {
+  enqueue(m: { topic: string; payload: Buffer; qos: 1 | 2 }, maxQueued: number, retain = false): boolean {
     if (this.queuedCount >= maxQueued) return false;
-    const msg: OutboundMessage = { seq: this.nextSeq++, topic: m.topic, payload: m.payload, qos: m.qos, retain: false, state: 'queued' };
-    this.outbound.push(msg);
-    this.db((s) => s.putOutbound(this.clientId, msg));
+    const msg: OutboundMessage = { seq: this.nextSeq++, topic: m.topic, payload: m.payload, qos: m.qos, retain, state: 'queued', packetId: undefined };
+    this.queue.push(msg);
+    if (this.persistent) this.store.putOutbound(this.clientId, msg);
     return true;
   }
 
   /** Moves queued messages into flight, up to the window; returns those now to send. */
   takeForSending(maxInflight: number): OutboundMessage[] {
     const out: OutboundMessage[] = [];
-    for (const m of this.outbound) {
-      if (this.usedIds.size >= maxInflight) break;
-      if (m.state !== 'queued') continue;
-      m.packetId = this.allocId();
+    while (this.inflight.size < maxInflight && this.queueHead < this.queue.length) {
+      const m = this.queue[this.queueHead];
+      this.queue[this.queueHead++] = undefined as unknown as OutboundMessage; // let it go once acknowledged
+      const id = this.allocId();
+      m.packetId = id;
       m.state = 'sent';
-      this.db((s) => s.updateOutbound(this.clientId, m.seq, 'sent', m.packetId));
+      this.inflight.set(id, m);
+      if (this.persistent) this.store.updateOutbound(this.clientId, m.seq, 'sent', id);
       out.push(m);
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead >= COMPACT_AFTER && this.queueHead * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
     }
     return out;
   }
@@ -74,55 +92,51 @@ export class Session {
     for (;;) {
       const id = this.nextPacketId;
       this.nextPacketId = id === 65535 ? 1 : id + 1;
-      if (!this.usedIds.has(id)) { this.usedIds.add(id); return id; }
+      if (!this.inflight.has(id)) return id;
     }
   }
 
-  private find(packetId: number, state: OutboundMessage['state'], qos?: 1 | 2): OutboundMessage | undefined {
-    return this.outbound.find((m) => m.packetId === packetId && m.state === state && (qos === undefined || m.qos === qos));
-  }
-
   private remove(m: OutboundMessage): void {
-    this.outbound.splice(this.outbound.indexOf(m), 1);
-    if (m.packetId !== undefined) this.usedIds.delete(m.packetId);
-    this.db((s) => s.deleteOutbound(this.clientId, m.seq));
+    this.inflight.delete(m.packetId!);
+    if (this.persistent) this.store.deleteOutbound(this.clientId, m.seq);
   }
 
   /** PUBACK for a QoS 1 message; false if no such message was in flight. */
   acknowledge(packetId: number): boolean {
-    const m = this.find(packetId, 'sent', 1);
-    if (!m) return false;
+    const m = this.inflight.get(packetId);
+    if (!m || m.state !== 'sent' || m.qos !== 1) return false;
     this.remove(m);
     return true;
   }
 
   /** PUBREC for a QoS 2 message: now waiting for PUBCOMP. True if a PUBREL is due (also for a repeated PUBREC). */
   received(packetId: number): boolean {
-    const m = this.find(packetId, 'sent', 2);
-    if (m) {
+    const m = this.inflight.get(packetId);
+    if (!m) return false;
+    if (m.state === 'sent' && m.qos === 2) {
       m.state = 'released';
-      this.db((s) => s.updateOutbound(this.clientId, m.seq, 'released', packetId));
+      if (this.persistent) this.store.updateOutbound(this.clientId, m.seq, 'released', packetId);
       return true;
     }
-    return !!this.find(packetId, 'released');
+    return m.state === 'released';
   }
 
   /** PUBCOMP: the QoS 2 flow is over. */
   completed(packetId: number): boolean {
-    const m = this.find(packetId, 'released');
-    if (!m) return false;
+    const m = this.inflight.get(packetId);
+    if (!m || m.state !== 'released') return false;
     this.remove(m);
     return true;
   }
 
   addInboundQos2(id: number): void {
     this.inboundQos2.add(id);
-    this.db((s) => s.addInboundQos2(this.clientId, id));
+    if (this.persistent) this.store.addInboundQos2(this.clientId, id);
   }
 
   releaseInboundQos2(id: number): boolean {
     if (!this.inboundQos2.delete(id)) return false;
-    this.db((s) => s.deleteInboundQos2(this.clientId, id));
+    if (this.persistent) this.store.deleteInboundQos2(this.clientId, id);
     return true;
   }
 }
