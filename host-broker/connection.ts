@@ -8,6 +8,8 @@ import type { ClientInfo, HubEventKind } from './hooks';
 import { FrameReader, type Frame, type FrameError } from './frame-reader';
 import { checkFrame, packetName } from './packet-checks';
 import { packetSummary } from './events';
+import { OutBuffer } from './packet-writer';
+import { decodeHot } from './packet-reader';
 import type { Session } from './session';
 import type { Broker } from './broker';
 import { HANDLERS } from './handlers';
@@ -72,8 +74,7 @@ export class Connection {
   /** The backlog at the last keepalive check: shrinking counts as life while reading is paused. */
   private backlogAtCheck = 0;
   /** Encoded packets not yet handed to the socket (see flushDirty). */
-  private outQueue: Buffer[] = [];
-  private outBytes = 0;
+  private out = new OutBuffer();
   private flushQueued = false;
 
   constructor(readonly broker: Broker, readonly socket: Duplex, info: Omit<ClientInfo, 'clientId'>) {
@@ -172,23 +173,25 @@ export class Connection {
       this.close(f.message, { will: true });
       return;
     }
-    const name = packetName(f.header);
-    const bad = checkFrame(f);
-    if (bad) {
-      if (bad.kind === 'unsupported_protocol') {
-        this.write({ cmd: 'connack', returnCode: 1, sessionPresent: false });
-        this.event('protocol_violation', 'warning', bad.message, { cmd: 'connect' });
-        this.close(bad.message, { will: false, graceful: true });
+    let packet = decodeHot(f);
+    if (!packet) {
+      const bad = checkFrame(f);
+      if (bad) {
+        if (bad.kind === 'unsupported_protocol') {
+          this.write({ cmd: 'connack', returnCode: 1, sessionPresent: false });
+          this.event('protocol_violation', 'warning', bad.message, { cmd: 'connect' });
+          this.close(bad.message, { will: false, graceful: true });
+          return;
+        }
+        this.event(bad.kind, 'warning', bad.message, { cmd: packetName(f.header).toLowerCase() });
+        this.close(bad.message, { will: true });
         return;
       }
-      this.event(bad.kind, 'warning', bad.message, { cmd: name.toLowerCase() });
-      this.close(bad.message, { will: true });
-      return;
+      packet = this.decode(f);
+      if (!packet) return;
     }
-    const packet = this.decode(f);
-    if (!packet) return;
     if (this.state === 'new' && packet.cmd !== 'connect') {
-      const msg = `the first packet must be CONNECT, got ${name} [MQTT-3.1.0-1]`;
+      const msg = `the first packet must be CONNECT, got ${packetName(f.header)} [MQTT-3.1.0-1]`;
       this.event('protocol_violation', 'warning', msg, packet);
       this.close(msg, { will: false });
       return;
@@ -196,7 +199,7 @@ export class Connection {
     const verdict = this.broker.packetVerdict('packetIn', this.info, packet);
     if (verdict?.action === 'drop') return;
     if (verdict?.action === 'disconnect') { this.close('disconnected by a packetIn hook', { will: true, abrupt: true }); return; }
-    if (verdict?.action === 'delay') return sleep(verdict.ms).then(() => this.dispatch(packet));
+    if (verdict?.action === 'delay') return sleep(verdict.ms).then(() => this.dispatch(packet!));
     return this.dispatch(packet);
   }
 
@@ -241,7 +244,7 @@ export class Connection {
 
   /** False while the socket has a backlog; QoS 0 messages are dropped then rather than buffered without bound. */
   get acceptsQos0(): boolean {
-    return this.state === 'connected' && this.socket.writableLength + this.outBytes < QOS0_BACKLOG_BYTES;
+    return this.state === 'connected' && this.socket.writableLength + this.out.length < QOS0_BACKLOG_BYTES;
   }
 
   /**
@@ -250,28 +253,23 @@ export class Connection {
    */
   write(packet: Packet): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    const b = mqtt.generate(packet);
-    this.outQueue.push(b);
-    this.outBytes += b.length;
+    this.out.add(packet);
     if (!this.flushQueued) {
       this.flushQueued = true;
       dirty.push(this);
       if (!flushScheduled) { flushScheduled = true; setImmediate(flushDirty); }
     }
     // A big answer goes out now, so that the backlog bound (flush()) holds within one round too.
-    if (this.outBytes + this.socket.writableLength > READ_PAUSE_BACKLOG_BYTES) this.flush();
+    if (this.out.length + this.socket.writableLength > READ_PAUSE_BACKLOG_BYTES) this.flush();
   }
 
   /** Hands the queued bytes to the socket in one write. */
   flush(): void {
     this.flushQueued = false;
-    const q = this.outQueue;
-    if (q.length === 0) return;
-    const bytes = this.outBytes;
-    this.outQueue = [];
-    this.outBytes = 0;
+    if (this.out.length === 0) return;
+    const bytes = this.out.take();
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    this.socket.write(q.length === 1 ? q[0] : Buffer.concat(q, bytes));
+    this.socket.write(bytes);
     if (!this.backlogPaused && this.socket.writableLength > READ_PAUSE_BACKLOG_BYTES) {
       this.backlogPaused = true;
       this.socket.pause();
@@ -286,7 +284,7 @@ export class Connection {
     const limitMs = this.keepalive * 1500; // [MQTT-3.1.2-24]: 1.5 x keepalive
     const check = () => {
       // Paused by our own backlog, the client's bytes wait unread: a shrinking backlog shows it is alive.
-      const backlog = this.socket.writableLength + this.outBytes;
+      const backlog = this.socket.writableLength + this.out.length;
       if (this.backlogPaused && backlog < this.backlogAtCheck) this.lastRx = Date.now();
       this.backlogAtCheck = backlog;
       const idle = Date.now() - this.lastRx;

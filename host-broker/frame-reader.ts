@@ -14,74 +14,63 @@ export interface Frame {
 export type FrameError = { kind: 'malformed_packet' | 'payload_too_large'; message: string };
 
 export class FrameReader {
+  /** Bytes of an unfinished frame, kept until it can be completed. */
   private chunks: Buffer[] = [];
   private buffered = 0;
-  /** Set once a frame's header has been read: its total size and header length. */
-  private need: { total: number; bodyStart: number } | null = null;
+  /** Total size of the unfinished frame once its header has been read; 0 while unknown. */
+  private need = 0;
 
   constructor(private maxPacketSize: number) {}
 
   get pendingBytes(): number { return this.buffered; }
 
-  /** Adds bytes; returns the frames now complete, or an error (after which the stream is unusable). */
+  /**
+   * Adds bytes; returns the frames now complete, or an error (after which the stream
+   * is unusable). A frame is a view into the received chunk, not a copy: the chunks
+   * are the socket's, fresh for each read.
+   */
   push(chunk: Buffer): { frames: Frame[]; error?: FrameError } {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
     const frames: Frame[] = [];
-    for (;;) {
-      if (!this.need) {
-        const h = this.readHeader();
-        if (h === null) break;
-        if ('kind' in h) return { frames, error: h };
-        this.need = h;
+    let buf = chunk;
+    if (this.buffered > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      // A large frame arriving in many reads is joined once, when it is whole.
+      if (this.buffered < this.need) return { frames };
+      buf = Buffer.concat(this.chunks, this.buffered);
+      this.chunks = [];
+      this.buffered = 0;
+      this.need = 0;
+    }
+    const len = buf.length;
+    let at = 0;
+    while (len - at >= 2) {
+      let value = 0;
+      let mul = 1;
+      let i = 1;
+      let complete = false;
+      for (; i <= 4 && at + i < len; i++) {
+        const b = buf[at + i];
+        value += (b & 0x7f) * mul;
+        mul *= 128;
+        if ((b & 0x80) === 0) { complete = true; break; }
       }
-      if (this.buffered < this.need.total) break;
-      frames.push(this.take(this.need.total, this.need.bodyStart));
-      this.need = null;
+      if (!complete) {
+        if (i > 4) return { frames, error: { kind: 'malformed_packet', message: 'remaining length has more than 4 bytes [MQTT-2.2.3]' } };
+        break; // the header continues in the next read
+      }
+      const total = 1 + i + value;
+      if (total > this.maxPacketSize) {
+        return { frames, error: { kind: 'payload_too_large', message: `packet claims ${total} bytes, more than the limit of ${this.maxPacketSize}` } };
+      }
+      if (len - at < total) { this.need = total; break; }
+      frames.push({ header: buf[at], bytes: buf.subarray(at, at + total), bodyStart: 1 + i });
+      at += total;
+    }
+    if (at < len) {
+      this.chunks.push(at === 0 ? buf : buf.subarray(at));
+      this.buffered = len - at;
     }
     return { frames };
-  }
-
-  private byteAt(i: number): number {
-    for (const c of this.chunks) {
-      if (i < c.length) return c[i];
-      i -= c.length;
-    }
-    return -1;
-  }
-
-  private readHeader(): { total: number; bodyStart: number } | FrameError | null {
-    if (this.buffered < 2) return null;
-    let value = 0;
-    let mul = 1;
-    for (let i = 1; i <= 4; i++) {
-      if (i >= this.buffered) return null;
-      const b = this.byteAt(i);
-      value += (b & 0x7f) * mul;
-      mul *= 128;
-      if ((b & 0x80) === 0) {
-        const total = 1 + i + value;
-        if (total > this.maxPacketSize) {
-          return { kind: 'payload_too_large', message: `packet claims ${total} bytes, more than the limit of ${this.maxPacketSize}` };
-        }
-        return { total, bodyStart: 1 + i };
-      }
-    }
-    return { kind: 'malformed_packet', message: 'remaining length has more than 4 bytes [MQTT-2.2.3]' };
-  }
-
-  private take(n: number, bodyStart: number): Frame {
-    const out = Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.chunks[0];
-      const k = Math.min(c.length, n - off);
-      c.copy(out, off, 0, k);
-      off += k;
-      if (k === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
-    }
-    this.buffered -= n;
-    return { header: out[0], bytes: out, bodyStart };
   }
 }
