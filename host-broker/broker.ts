@@ -333,7 +333,8 @@ export class Broker extends EventEmitter {
     const conn = s.conn;
     if (!conn || conn.state !== 'connected') return;
     if (s.queuedCount === 0 || s.inflightCount >= this.limits.maxInflightPerClient) return;
-    const toSend = this.store.transaction(() => s.takeForSending(this.limits.maxInflightPerClient));
+    // A clean session writes nothing to the store: no transaction to open.
+    const toSend = s.persistent ? this.store.transaction(() => s.takeForSending(this.limits.maxInflightPerClient)) : s.takeForSending(this.limits.maxInflightPerClient);
     if (s.overflowReported && s.queuedCount < this.limits.maxQueuedPerClient / 2) s.overflowReported = false;
     for (const m of toSend) conn.send(this.publishPacket(m, false));
   }
@@ -344,7 +345,7 @@ export class Broker extends EventEmitter {
    * transaction; sending, hooks and events follow after it commits.
    */
   publishFrom(from: ClientInfo | null, msg: { topic: string; payload: Buffer; qos: QoS; retain: boolean } | null, inTransaction?: () => void): void {
-    const immediate: { conn: Connection; packet: Packet }[] = [];
+    const immediate: Connection[] = [];
     const touched: Session[] = [];
     const overflowed: Session[] = [];
     this.store.transaction(() => {
@@ -357,7 +358,7 @@ export class Broker extends EventEmitter {
         const qos = Math.min(subQos, msg.qos) as QoS;
         if (qos === 0) {
           // QoS 0 is not queued for offline clients.
-          if (s.conn && s.conn.acceptsQos0) immediate.push({ conn: s.conn, packet: { cmd: 'publish', topic: msg.topic, payload: msg.payload, qos: 0, retain: false, dup: false } });
+          if (s.conn && s.conn.acceptsQos0) immediate.push(s.conn);
           continue;
         }
         if (s.enqueue({ topic: msg.topic, payload: msg.payload, qos }, this.limits.maxQueuedPerClient)) touched.push(s);
@@ -365,7 +366,11 @@ export class Broker extends EventEmitter {
       }
     });
     if (!msg) return;
-    for (const { conn, packet } of immediate) conn.send(packet);
+    if (immediate.length > 0) {
+      // One packet object for every QoS 0 delivery: the bytes are the same for each subscriber.
+      const packet: Packet = { cmd: 'publish', topic: msg.topic, payload: msg.payload, qos: 0, retain: false, dup: false };
+      for (const conn of immediate) conn.send(packet);
+    }
     for (const s of touched) this.pump(s);
     for (const s of overflowed) {
       this.hubEvent({ kind: 'offline_queue_overflow', severity: 'warning', objectType: 'client', objectId: s.clientId,

@@ -10,13 +10,23 @@ interface Node {
 
 const newNode = (): Node => ({ children: new Map(), subs: new Map() });
 
+/** Subscriber entries the match cache may hold in all; it starts afresh beyond this. */
+const MATCH_CACHE_ENTRIES = 100_000;
+
 export class SubscriptionTree {
   private root = newNode();
   private count = 0;
+  /**
+   * match() results by topic, dropped on every add/remove: devices publish to the
+   * same topics over and over, and walking the tree allocates per message.
+   */
+  private cache = new Map<string, ReadonlyMap<string, QoS>>();
+  private cachedEntries = 0;
 
   get size(): number { return this.count; }
 
   add(filter: string, clientId: string, qos: QoS): void {
+    this.dropCache();
     let n = this.root;
     for (const level of filter.split('/')) {
       let c = n.children.get(level);
@@ -28,6 +38,7 @@ export class SubscriptionTree {
   }
 
   remove(filter: string, clientId: string): boolean {
+    this.dropCache();
     const path: Node[] = [this.root];
     const levels = filter.split('/');
     let n = this.root;
@@ -48,8 +59,28 @@ export class SubscriptionTree {
     return true;
   }
 
-  /** Every subscriber whose filters match `topic`, each once, with the highest QoS among its matching filters. */
-  match(topic: string): Map<string, QoS> {
+  /**
+   * Every subscriber whose filters match `topic`, each once, with the highest QoS
+   * among its matching filters. The map is shared until the next add/remove: read it only.
+   */
+  match(topic: string): ReadonlyMap<string, QoS> {
+    let hit = this.cache.get(topic);
+    if (hit === undefined) {
+      hit = this.walk(topic);
+      if (this.cachedEntries + hit.size + 1 > MATCH_CACHE_ENTRIES) this.dropCache();
+      this.cache.set(topic, hit);
+      this.cachedEntries += hit.size + 1;
+    }
+    return hit;
+  }
+
+  private dropCache(): void {
+    if (this.cache.size === 0) return;
+    this.cache.clear();
+    this.cachedEntries = 0;
+  }
+
+  private walk(topic: string): Map<string, QoS> {
     const out = new Map<string, QoS>();
     const levels = topic.split('/');
     const dollar = topic.charAt(0) === '$';

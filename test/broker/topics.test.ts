@@ -32,6 +32,21 @@ describe('SubscriptionTree', () => {
     assert.deepEqual([...t.match('a/b')], [['c', 2]]);
   });
 
+  it('match() results it remembers change with every add() and remove()', () => {
+    const t = new SubscriptionTree();
+    t.add('a/+', 'x', 0);
+    assert.deepEqual([...t.match('a/b')], [['x', 0]]);
+    t.add('a/b', 'y', 1);
+    assert.deepEqual([...t.match('a/b')].sort(), [['x', 0], ['y', 1]]);
+    t.add('a/#', 'x', 2); // a higher QoS for a client already there
+    assert.deepEqual([...t.match('a/b')].sort(), [['x', 2], ['y', 1]]);
+    t.remove('a/b', 'y');
+    t.remove('a/#', 'x');
+    assert.deepEqual([...t.match('a/b')], [['x', 0]]);
+    t.remove('a/+', 'x');
+    assert.deepEqual([...t.match('a/b')], []);
+  });
+
   it('remove() forgets a subscription and prunes empty branches', () => {
     const t = new SubscriptionTree();
     t.add('a/b/c', 'x', 1);
