@@ -47,9 +47,8 @@ export const topicMatches = (filter: string, topic: string): boolean => {
   const t = topic.split('/');
   let i = 0;
   if (topic[0] == '$' && /^[+#]/.test(filter)) return false;
-  for (; i < f.length; i++) {
-    if (f[i] == '#') return true;
-    if (i >= t.length || (f[i] != '+' && f[i] != t[i])) return false;
-  }
-  return i == t.length;
+  // Level by level up to a '#' (which matches the rest, even nothing). Where either side has
+  // run out, or a level differs (and is not '+'), they match only if both ran out together.
+  for (; f[i] != '#'; i++) if (t[i] == null || (f[i] != '+' && f[i] != t[i])) return f[i] == t[i];
+  return true;
 };

@@ -2,6 +2,7 @@
 // chunk), whole validated packets out as (first byte, body). The client reads the
 // few fields it needs from the body with u16at() and publishFields().
 import { at, u16at } from './bytes';
+import { badUtf8 } from './utf8';
 import { T_PINGRESP, T_PUBLISH, T_PUBREL, T_SUBACK, TWO_BYTE_TYPES } from './constants';
 
 /** PUBLISH body -> [topic bytes, packet id (0 for QoS 0), payload]. */
@@ -17,10 +18,22 @@ export const wellFormed = (h: number, b: string) => {
   const n = b.length;
   const id = u16at(b, 0); // the topic length for PUBLISH
   // QoS 3 is malformed [MQTT-3.3.1-4]; a QoS>0 packet id is never 0 [MQTT-2.3.1-1].
-  if (t == T_PUBLISH) return (f & 6) < 6 && n >= id + (f & 6 ? 4 : 2) && (f & 6 ? u16at(b, id + 2) : 1) > 0;
+  // The topic must be well-formed UTF-8 without U+0000 [MQTT-1.5.3-1] [MQTT-1.5.3-2]. Unicode
+  // builds check it all (badUtf8). ESP builds, where every byte of the bundle counts, use one
+  // regex on the bytes between two ASCII bytes, which finds: U+0000; bytes that never occur
+  // (C0, C1: overlong 2-byte forms; F5..FF); a surrogate (ED A0..BF); a lead byte not followed
+  // by a continuation byte (a sequence cut short); a continuation byte after an ASCII one (a
+  // stray one, as Latin-1 text has). It misses: a 3- or 4-byte sequence cut short after its
+  // second byte, extra continuation bytes after a whole sequence, overlong 3- and 4-byte forms
+  // (E0 80..9F, F0 80..8F), U+110000..U+13FFFF (F4 90..BF). It never refuses valid UTF-8.
+  if (t == T_PUBLISH) {
+    return (f & 6 ? (f & 6) < 6 && n > id + 3 && u16at(b, id + 2) > 0 : n > id + 1)
+      && !(BOARD_UNICODE ? badUtf8(b.substr(2, id)) : /[\0\xc0\xc1\xf5-\xff]|\xed[\xa0-\xbf]|[\xc0-\xff][^\x80-\xbf]|[\0-\x7f][\x80-\xbf]/.test(0 + b.substr(2, id) + 0));
+  }
   if (t == T_PINGRESP) return !(f | n);
-  // SUBACK return codes are 0, 1, 2 or 0x80 [MQTT-3.9.3-2].
-  if (t == T_SUBACK) return !f && n > 2 && id > 0 && b.substr(2).split('').every((c: any) => (c = at(c, 0)) < 3 || c == 128);
+  // SUBACK return codes are 0, 1, 2 or 0x80 [MQTT-3.9.3-2] (bytes: control chars are the point here).
+  // eslint-disable-next-line no-control-regex
+  if (t == T_SUBACK) return !f && n > 2 && id > 0 && !/[^\0-\x02\x80]/.test(b.substr(2));
   // CONNACK: only the session-present bit may be set [MQTT-3.2.2-1]; acks carry a non-zero id.
   return TWO_BYTE_TYPES >> t & 1 && n == 2 && f == (t == T_PUBREL ? 2 : 0) && (t > 2 ? id > 0 : id < 512);
 };

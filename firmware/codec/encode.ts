@@ -41,10 +41,9 @@ export const connect = (o: ConnectOptions, keepalive: number) => {
   let b = str(o.clientId || '');
   let p: string;
   if (w) {
-    p = w.payload || '';
     f |= 4 | (w.qos as number) << 3 | +!!w.retain << 5;
     // The payload is binary: no UTF-8 step (which str() only does on unicode builds).
-    b += str(w.topic) + (BOARD_UNICODE ? u16(p.length) + p : str(p));
+    b += str(w.topic) + (BOARD_UNICODE ? u16((p = w.payload || '').length) + p : str(w.payload || ''));
   }
   if (o.username != null) {
     f |= 128;

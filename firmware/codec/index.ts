@@ -9,7 +9,7 @@ import { fromUtf8 } from './utf8';
 export { chr, u16, u16at } from './bytes';
 export { connect, publish, dup, ack, subscribe, packet, str } from './encode';
 export { publishFields, wellFormed } from './decode';
-export { toUtf8, fromUtf8 } from './utf8';
+export { toUtf8, fromUtf8, badUtf8 } from './utf8';
 export { PINGREQ, DISCONNECT, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE } from './constants';
 
 const CMDS = ',connect,connack,publish,puback,pubrec,pubrel,pubcomp,subscribe,suback,unsubscribe,unsuback,pingreq,pingresp,disconnect'.split(',');

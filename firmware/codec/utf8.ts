@@ -1,7 +1,7 @@
 // UTF-8 for unicode builds (Linux Espruino, the Node simulator), where a JS char
 // may be > 255. ESP builds hold strings as raw UTF-8 bytes already, so callers
 // fold these away there (BOARD_UNICODE false).
-import { chr } from './bytes';
+import { at, chr } from './bytes';
 
 /** JS string -> binary string of its UTF-8 bytes. */
 export function toUtf8(s: string): string {
@@ -42,3 +42,36 @@ export function fromUtf8(s: string): string {
   }
   return o;
 }
+
+/**
+ * 1 or the count of missing bytes (truthy) if a binary string is not well-formed UTF-8
+ * or holds U+0000 [MQTT-1.5.3-1] [MQTT-1.5.3-2], else 0. Each sequence is decoded; it is
+ * refused when a byte is not the lead or continuation byte expected there, when it ends
+ * early, when it is overlong (below the least value for its length; U+0000 counts as
+ * one), a surrogate (D800..DFFF) or above U+10FFFF. Unicode builds (ESP builds use a
+ * smaller check, see decode.ts).
+ */
+export const badUtf8 = (s: string) => {
+  let i = 0;
+  // Continuation bytes still expected; the value so far; the least value for its length.
+  let n = 0;
+  let v = 0;
+  let m = 0;
+  let c: number;
+  while (i < s.length) {
+    c = at(s, i++);
+    // A continuation byte (10xxxxxx) exactly where one is expected.
+    if ((c >> 6 == 2) == !n) return 1;
+    if (n) {
+      v = v << 6 | c & 63;
+      n--;
+    } else {
+      // A lead byte: C0..DF, E0..EF, F0..FF announce 1, 2, 3 continuation bytes.
+      n = +(c > 191) + +(c > 223) + +(c > 239);
+      m = [1, 0x80, 0x800, 0x10000][n];
+      v = c & 127 >> n;
+    }
+    if (!n && (v < m || v >> 11 == 27 || v > 0x10ffff)) return 1;
+  }
+  return n;
+};

@@ -380,6 +380,71 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
     }
   });
 
+  describe('[MQTT-1.5.3-1] [MQTT-1.5.3-2] received topics: ill-formed UTF-8 or U+0000 closes the link', () => {
+    /** A PUBLISH (QoS 0, or 1 with packet id 7) with these topic bytes and payload "x". */
+    const publishWith = (topic: number[], qos = 0) =>
+      Buffer.from([0x30 | qos << 1, topic.length + (qos ? 5 : 3), 0, topic.length, ...topic, ...(qos ? [0, 7] : []), 0x78]);
+    // What every build finds (ESP builds run a smaller check: firmware/codec/decode.ts).
+    const everywhere: [string, number[], number?][] = [
+      ['a byte that never occurs (FF)', [0x61, 0xff]],
+      ['FF, in a QoS 1 PUBLISH (not acknowledged)', [0x61, 0xff], 1],
+      ['a sequence cut short (C3, then ASCII)', [0x61, 0xc3, 0x28]],
+      ['a sequence cut short by the end of the topic', [0x61, 0xc3]],
+      ['a surrogate (ED A0 80)', [0xed, 0xa0, 0x80]],
+      ['U+0000', [0x61, 0x00, 0x62]],
+      ['an overlong U+0000 (C0 80)', [0xc0, 0x80]],
+      ['a stray continuation byte (Latin-1 text)', [0x61, 0xb0]],
+      ['a continuation byte first', [0x80, 0x61]],
+      ['a 5-byte form', [0xf8, 0x88, 0x80, 0x80, 0x80]],
+    ];
+    // What only the unicode build's full check finds (listed in firmware/README.md).
+    const fullOnly: [string, number[]][] = [
+      ['a 3-byte sequence cut short after its second byte', [0xe2, 0x82, 0x41]],
+      ['a continuation byte after a whole sequence', [0xc3, 0xa9, 0xa9]],
+      ['an overlong 3-byte form', [0xe0, 0x80, 0xaf]],
+      ['an overlong 4-byte form', [0xf0, 0x80, 0x80, 0xaf]],
+      ['a value above U+10FFFF (F4 90 80 80)', [0xf4, 0x90, 0x80, 0x80]],
+    ];
+
+    for (const board of ['esp32', 'esp8266', 'linux']) {
+      const cases = board === 'linux' ? everywhere.concat(fullOnly) : everywhere;
+      it(`[MQTT-1.5.3-1] [MQTT-1.5.3-2] ${board}: each of ${cases.length} ill-formed topics -> "malformed packet, type 3", link closed, reconnect, nothing delivered or acknowledged`, async () => {
+        const { peer, b } = await setup(politeBroker, '', board);
+        for (let i = 0; i < cases.length; i++) {
+          const [name, topic, qos] = cases[i];
+          const conn = await peer.connection(i + 1);
+          conn.raw(publishWith(topic, qos));
+          await b.waitEvents('connect', i + 2);
+          assert.deepEqual(b.events('error').slice(i).map((e) => e[1]), ['malformed packet, type 3'], name);
+          assert.ok(conn.closed || (await peer.until('the refused link closed', () => conn.closed)), name);
+          assert.deepEqual(conn.packets.map((p) => p.cmd), ['connect'], `${name}: nothing sent back`);
+        }
+        assert.equal(b.events('offline').length, cases.length);
+        assert.deepEqual(b.events('message'), []);
+      });
+    }
+
+    for (const board of ['esp32', 'linux']) {
+      it(`${board}: well-formed topics of 1- to 4-byte characters are delivered (as bytes on ESP, decoded on unicode builds)`, async () => {
+        const { peer, b } = await setup(politeBroker, '', board);
+        const topics = ['a/b', '\u00e9/\u00ff/\u07ff', '\u0800/\u20ac/\ud7ff/\ue000/\uffff', '\ud800\udc00/\ud83d\ude00/\udbff\udfff'];
+        for (const t of topics) peer.last.raw(publishWith([...Buffer.from(t, 'utf8')]));
+        await b.waitEvents('message', topics.length);
+        const want = board === 'linux' ? topics : topics.map((t) => Buffer.from(t, 'utf8').toString('latin1'));
+        assert.deepEqual(b.events('message').map((m) => m[1]), want);
+        assert.deepEqual(b.events('error'), []);
+      });
+    }
+
+    it('esp32: what the smaller ESP check does not find is delivered, as bytes (the limits firmware/README.md lists)', async () => {
+      const { peer, b } = await setup();
+      for (const [, topic] of fullOnly) peer.last.raw(publishWith(topic));
+      await b.waitEvents('message', fullOnly.length);
+      assert.deepEqual(b.events('message').map((m) => m[1]), fullOnly.map(([, t]) => Buffer.from(t).toString('latin1')));
+      assert.deepEqual(b.events('error'), []);
+    });
+  });
+
   describe('subscriptions', () => {
     it('[MQTT-3.9.3-1] several filters with per-filter QoS; SUBACK 0x80 fails that filter only; handlers dispatch by wildcard', async () => {
       const { peer, b } = await setup(scripted((c, p) => {

@@ -193,6 +193,9 @@ describe('firmware codec (minified dist/test/codec.js) vs mqtt-packet', () => {
       ['PUBLISH with QoS 3 [MQTT-3.3.1-4]', '\x36\x05\x00\x01t\x00\x01'],
       ['PUBLISH QoS 1 with packet id 0 [MQTT-2.3.1-1]', '\x32\x05\x00\x01t\x00\x00'],
       ['PUBLISH whose topic length runs past the packet', '\x30\x03\x00\x05t'],
+      ['PUBLISH whose topic is ill-formed UTF-8 (a surrogate) [MQTT-1.5.3-1]', '\x30\x06\x00\x03\xed\xa0\x80x'],
+      ['PUBLISH whose topic is ill-formed UTF-8 (overlong) [MQTT-1.5.3-1]', '\x30\x06\x00\x03\xe0\x80\xafx'],
+      ['PUBLISH whose topic holds U+0000 [MQTT-1.5.3-2]', '\x30\x06\x00\x03a\x00bx'],
       ['PUBACK with packet id 0 [MQTT-2.3.1-1]', '\x40\x02\x00\x00'],
       ['PUBREL without its 0010 flags [MQTT-3.6.1-1]', '\x60\x02\x00\x01'],
       ['PUBACK with reserved flags set [MQTT-2.2.2-2]', '\x41\x02\x00\x01'],
@@ -220,6 +223,41 @@ describe('firmware codec (minified dist/test/codec.js) vs mqtt-packet', () => {
   });
 
   describe('UTF-8', () => {
+    // The unicode builds' check of received topics (ESP builds run a smaller one, tested on the client).
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    const refusedByDecoder = (s: string) => {
+      if (s.includes('\u0000')) return true;
+      try {
+        strict.decode(bin(s));
+        return false;
+      } catch {
+        return true;
+      }
+    };
+
+    it('[MQTT-1.5.3-1] [MQTT-1.5.3-2] badUtf8 refuses exactly what a strict decoder refuses, plus U+0000: every 1- and 2-byte string, 3- and 4-byte strings around every boundary', () => {
+      const edges = [0x00, 0x01, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xf7, 0xf8, 0xff];
+      const wrong: string[] = [];
+      const check = (s: string) => {
+        if (!!codec.badUtf8(s) !== refusedByDecoder(s) && wrong.length < 5) wrong.push(bin(s).toString('hex'));
+      };
+      for (let a = 0; a < 256; a++) {
+        check(String.fromCharCode(a));
+        for (let b = 0; b < 256; b++) check(String.fromCharCode(a, b));
+      }
+      for (const a of edges) for (const b of edges) for (const c of edges) {
+        check(String.fromCharCode(a, b, c));
+        // A fourth byte matters after a 3- or 4-byte lead.
+        if (a >= 0xe0) for (const d of edges) check(String.fromCharCode(a, b, c, d));
+      }
+      assert.deepEqual(wrong, []);
+    });
+
+    it('[MQTT-1.5.3-1] badUtf8 accepts any UTF-8 text without U+0000 and agrees with a strict decoder on arbitrary bytes (fast-check)', () => {
+      fc.assert(fc.property(mqttString(0, 60), (s) => !codec.badUtf8(codec.toUtf8(s))), { numRuns: RUNS });
+      fc.assert(fc.property(binary(40), (s) => !!codec.badUtf8(s) === refusedByDecoder(s)), { numRuns: 3000 });
+    });
+
     it('toUtf8 matches Buffer for any string without lone surrogates; fromUtf8 inverts it', () => {
       fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 50 }), (s) => {
         const u = codec.toUtf8(s);
