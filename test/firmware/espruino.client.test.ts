@@ -5,9 +5,11 @@
 // Skipped, with how to enable it, when ESPRUINO_BIN is unset.
 import { strict as assert } from 'assert';
 import mqtt from 'mqtt';
-import { ESPRUINO_BIN_SKIP_MESSAGE, EspruinoSession, espruinoBin, startEspruino } from '../../boards/espruino-bin';
-import { startMosquitto, Mosquitto, MOSQUITTO_SKIP_MESSAGE } from '../helpers/mosquitto';
+import { EspruinoSession, startEspruino } from '../../boards/espruino-bin';
+import { Mosquitto } from '../helpers/mosquitto';
+import { espruinoAndMosquitto } from './helpers/espruino-suite';
 import { bundleSource } from './helpers/bundles';
+import { Peer } from './helpers/peer';
 import { interpreterTotal, jsString, relay, typeModule } from './helpers/espruino-memory';
 
 const BIN_PAYLOAD = '\u0000\u0001\u007f\u0080\u00ff';
@@ -45,17 +47,7 @@ describe('firmware client in a real Espruino interpreter (ESPRUINO_BIN) vs mosqu
   let peer: mqtt.MqttClient | null = null;
 
   before(async function () {
-    const b = espruinoBin();
-    if (!b) {
-      console.log(`      ${ESPRUINO_BIN_SKIP_MESSAGE}`);
-      return this.skip();
-    }
-    bin = b;
-    mosq = await startMosquitto();
-    if (!mosq) {
-      console.log(`      ${MOSQUITTO_SKIP_MESSAGE}`);
-      return this.skip();
-    }
+    ({ bin, mosq } = await espruinoAndMosquitto(this));
     // An ESP8266-sized build has no unicode: the ESP bundle; a stock Linux build: the linux one.
     board = (await interpreterTotal(bin)) <= 2000 ? 'esp8266' : 'linux';
   });
@@ -153,6 +145,29 @@ describe('firmware client in a real Espruino interpreter (ESPRUINO_BIN) vs mosqu
       assert.ok(events('reconnect').length >= 1);
     } finally {
       link.close();
+    }
+  });
+
+  it('[MQTT-1.5.3-1] [MQTT-1.5.3-2] ill-formed UTF-8 or U+0000 in a received topic (scripted peer): "malformed packet, type 3", reconnect, nothing delivered; well-formed multi-byte topics delivered', async () => {
+    // The interpreter's own regex engine and strings run the check here (the ESP bundle on an ESP8266-sized build).
+    const scripted = await new Peer().start();
+    try {
+      const publishWith = (topic: number[]) => Buffer.from([0x30, topic.length + 3, 0, topic.length, ...topic, 0x78]);
+      const bad = [[0x61, 0xff], [0x61, 0xc3, 0x28], [0x61, 0xc3], [0xed, 0xa0, 0x80], [0x61, 0x00, 0x62], [0xc0, 0x80], [0x61, 0xb0], [0xf8, 0x88, 0x80, 0x80, 0x80]];
+      await start(scripted.port);
+      for (let i = 0; i < bad.length; i++) {
+        (await scripted.connection(i + 1)).raw(publishWith(bad[i]));
+        await waitEvents('connect', i + 2);
+      }
+      assert.deepEqual(events('error').map((e) => e[0]), bad.map(() => 'malformed packet, type 3'));
+      // The linux bundle decodes topics with String.fromCharCode, which on Espruino 2v29 keeps only the
+      // low byte of a code above 255 (a known gap, reported): up to U+00FF there; 1- to 4-byte characters on ESP.
+      const good = board === 'linux' ? 'a/\u00e9/\u00ff' : 'a/\u00e9/\u20ac/\ud83d\ude00';
+      scripted.last.raw(publishWith([...Buffer.from(good, 'utf8')]));
+      await waitEvents('message');
+      assert.deepEqual(events('message').map((m) => m[0]), [board === 'linux' ? good : Buffer.from(good, 'utf8').toString('latin1')]);
+    } finally {
+      await scripted.stop();
     }
   });
 

@@ -4,8 +4,8 @@
 // a deterministic count (process.memory().usage after its GC), not a timing assert.
 // Skipped, with how to enable it, when ESPRUINO_BIN is unset.
 import { strict as assert } from 'assert';
-import { ESPRUINO_BIN_SKIP_MESSAGE, espruinoBin } from '../../boards/espruino-bin';
-import { startMosquitto, Mosquitto, MOSQUITTO_SKIP_MESSAGE } from '../helpers/mosquitto';
+import { Mosquitto } from '../helpers/mosquitto';
+import { espruinoAndMosquitto } from './helpers/espruino-suite';
 import { bundleSource } from './helpers/bundles';
 import { delta, interpreterTotal, measureMemory, MemoryResult } from './helpers/espruino-memory';
 
@@ -26,17 +26,7 @@ describe('firmware client RAM in a real Espruino interpreter (ESPRUINO_BIN)', fu
   const runs: [string, MemoryResult][] = [];
 
   before(async function () {
-    const b = espruinoBin();
-    if (!b) {
-      console.log(`      ${ESPRUINO_BIN_SKIP_MESSAGE}`);
-      return this.skip();
-    }
-    bin = b;
-    mosq = await startMosquitto();
-    if (!mosq) {
-      console.log(`      ${MOSQUITTO_SKIP_MESSAGE}`);
-      return this.skip();
-    }
+    ({ bin, mosq } = await espruinoAndMosquitto(this));
     total = await interpreterTotal(bin);
     sized = total <= 2000 ? 'esp8266' : 'esp32';
   });
