@@ -2,7 +2,7 @@
 // in its own process, devices from the config file, a client certificate from
 // `host-broker devices cert`, hub events read by a monitor device on
 // $hub/events/#. Every attempt must be refused and leave a hub event.
-// The matrix with outcomes is in docs/security.md.
+// The matrix with outcomes is in the README's Security section.
 import { strict as assert } from 'assert';
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
