@@ -27,7 +27,9 @@ function start(m: FleetStart): Promise<void> {
   const dist = path.join(ROOT, 'dist', m.board);
   const client = fs.readFileSync(path.join(dist, 'mqtt-client.js'), 'utf8');
   const telemetry = path.join(dist, 'telemetry.js');
-  app = fs.existsSync(telemetry) ? 'telemetry.js' : 'fallback publisher';
+  // The label says exactly what runs: the app, on the client whose create() is wrapped to count readings.
+  app = `${fs.existsSync(telemetry) ? `dist/${m.board}/telemetry.js` : 'a fallback publisher (telemetry.js not built)'} on dist/${m.board}/mqtt-client.js`
+    + ' with create() wrapped so that publish() counts telemetry readings';
   const appSource = fs.existsSync(telemetry) ? fs.readFileSync(telemetry, 'utf8') : FALLBACK_APP;
   // Spread the boots over one interval, so readings do not all fall on the same tick.
   const batches = 10;

@@ -10,7 +10,7 @@ import { runCodecBench } from '../../bench/codec';
 import { runBrokerBench, brokerConfig, type Summary } from '../../bench/broker';
 import { runGrowthBench, growthConfig } from '../../bench/growth';
 import { runFleetBench, fleetConfig, type FleetStep } from '../../bench/fleet';
-import { runMemoryBench, memoryConfig, type MemoryRun } from '../../bench/memory';
+import { runMemoryBench, memoryConfig } from '../../bench/memory';
 import { runProfileBench, type SelfTime } from '../../bench/profile';
 import { ALL_PEERS, peerAvailable } from '../../bench/brokers/peers';
 import { renderResult } from '../../bench/index';
@@ -106,15 +106,21 @@ describe('bench (smoke: tiny configurations, figures only)', function () {
     positive('self ms', fns[0].ms);
   });
 
-  it('memory: vars per phase on the real interpreter (ESPRUINO_BIN), or a clear skip', async function () {
-    const r = await runMemoryBench(opts, { ...memoryConfig(true), bundles: ['esp8266'], reconnects: 2 });
+  it('memory: vars per phase on the real interpreter (ESPRUINO_BIN), plain and pretokenised, or a clear skip', async function () {
+    const r = await runMemoryBench(opts, { ...memoryConfig(true), publishes: 10, reconnects: 3 });
     if (!process.env.ESPRUINO_BIN) {
       assert.match(r.skipped ?? '', /ESPRUINO_BIN is not set/);
       return this.skip();
     }
     rendered(r);
-    const [run] = (r.data as { runs: MemoryRun[] }).runs;
-    assert.ok(run.phases.length > 0, `no readings: ${run.error}`);
-    for (const p of run.phases) positive(`${p.phase} usage`, p.usage);
+    const runs = (r.data as { runs: { mode: string; phases: { phase: string; usage: number; delta: number }[]; error?: string }[] }).runs;
+    assert.deepEqual(runs.map((x) => x.mode), ['plain', 'pretokenised']);
+    for (const run of runs) {
+      assert.equal(run.error, undefined, run.error);
+      for (const p of run.phases) positive(`${run.mode} ${p.phase} usage`, p.usage);
+      for (const phase of ['loaded', 'created', 'connected', 'published', 'reconnected']) {
+        positive(`${run.mode} ${phase} delta`, run.phases.find((p) => p.phase === phase)?.delta);
+      }
+    }
   });
 });
