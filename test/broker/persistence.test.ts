@@ -1,7 +1,6 @@
 // Persistence in SQLite: sessions, subscriptions, queued and in-flight QoS 1/2
 // messages, QoS 2 ids and retained messages survive a restart and kill -9.
 import { strict as assert } from 'assert';
-import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -10,32 +9,7 @@ import { Broker } from '../../host-broker/broker';
 import { SqliteStore } from '../../host-broker/store/sqlite';
 import { MemoryStore } from '../../host-broker/store/memory';
 import { RawClient, mqttClient, until } from './support';
-
-const FIXTURE = path.join(__dirname, 'fixtures', 'run-broker.ts');
-
-/** Starts the broker in a child process on dataDir; resolves once it listens. */
-function spawnBroker(dataDir: string, port = 0): Promise<{ proc: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dataDir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const m = /READY (\d+)/.exec(out);
-      if (m) resolve({ proc, port: Number(m[1]) });
-    });
-    proc.stderr!.on('data', (d) => { err += d; });
-    proc.once('exit', (code) => reject(new Error(`broker process exited (${code}) before READY: ${err}`)));
-  });
-}
-
-function kill9(proc: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode) return resolve();
-    proc.once('exit', () => resolve());
-    proc.kill('SIGKILL');
-  });
-}
+import { kill9, spawnBroker } from './fixtures/spawn-broker';
 
 describe('broker persistence (SQLite)', function () {
   this.timeout(60000);

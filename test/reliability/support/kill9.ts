@@ -5,37 +5,11 @@
 // The broker is killed at random moments and restarted on the same data. At
 // the end: every message the broker acknowledged (PUBACK / PUBREC) reached the
 // subscriber, and no QoS 2 message was delivered twice.
-import { spawn, type ChildProcess } from 'child_process';
 import * as net from 'net';
-import * as path from 'path';
 import * as mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import { rng } from './mutate';
-
-const FIXTURE = path.join(__dirname, '..', '..', 'broker', 'fixtures', 'run-broker.ts');
-
-export function spawnBroker(dataDir: string, port = 0): Promise<{ proc: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dataDir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const m = /READY (\d+)/.exec(out);
-      if (m) resolve({ proc, port: Number(m[1]) });
-    });
-    proc.stderr!.on('data', (d) => { err += d; });
-    proc.once('exit', (code) => reject(new Error(`broker process exited (${code}) before READY: ${err}`)));
-  });
-}
-
-export function kill9(proc: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode) return resolve();
-    proc.once('exit', () => resolve());
-    proc.kill('SIGKILL');
-  });
-}
+import { kill9, spawnBroker } from '../../broker/fixtures/spawn-broker';
 
 /** One MQTT connection that reconnects as the test asks; packets go to `onPacket`. */
 class Link {
