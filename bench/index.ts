@@ -12,6 +12,7 @@ import { runSizeBench } from './size';
 import { runMemoryBench } from './memory';
 import { runCodecBench } from './codec';
 import { runBrokerBench } from './broker';
+import { runLatencyBench } from './latency';
 import { runGrowthBench } from './growth';
 import { runFleetBench } from './fleet';
 import { runProfileBench } from './profile';
@@ -22,6 +23,7 @@ const RUNNERS: Record<BenchName, (o: BenchOptions) => Promise<BenchResult>> = {
   memory: runMemoryBench,
   codec: runCodecBench,
   broker: runBrokerBench,
+  latency: runLatencyBench,
   growth: runGrowthBench,
   fleet: runFleetBench,
   profile: runProfileBench,

@@ -9,7 +9,7 @@ import { PublishTemplate, STAMP_BYTES, subscribePacket } from './packets';
 import { RawClient, connectMany } from './raw-client';
 
 export interface LoadJob {
-  kind: 'throughput' | 'latency';
+  kind: 'throughput' | 'latency' | 'paced';
   port: number;
   qos: 0 | 1 | 2;
   publishers: number;
@@ -25,6 +25,8 @@ export interface LoadJob {
   inflight?: number;
   warmupMs: number;
   durationMs: number;
+  /** paced: total publishes per second over all publishers, open loop (bench/load/paced.ts). */
+  rate?: number;
   /** latency: messages timed (after 10% warm-up). */
   messages?: number;
   /** Extra connected clients, and extra subscriptions spread over them (none match the load). */
@@ -44,6 +46,8 @@ export interface LoadResult {
   publishedPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** paced runs only. */
+  p999Ms?: number;
   /** The generator's own CPU in the measured window, % of one core. */
   genCpuPct: number;
   setupMs: number;
@@ -75,11 +79,11 @@ async function idleSetup(job: LoadJob): Promise<RawClient[]> {
   return clients;
 }
 
-async function endAll(clients: RawClient[]): Promise<void> {
+export async function endAll(clients: RawClient[]): Promise<void> {
   for (let i = 0; i < clients.length; i += 500) await Promise.all(clients.slice(i, i + 500).map((c) => c.end()));
 }
 
-function firstError(clients: RawClient[]): string | undefined {
+export function firstError(clients: RawClient[]): string | undefined {
   const c = clients.find((x) => x.error || x.closed);
   if (!c) return undefined;
   return `${c.clientId}: ${c.error ? c.error.message : 'closed by the broker'}`;

@@ -8,6 +8,7 @@ import { LatencyHistogram, median } from '../../bench/lib/stats';
 import { runSizeBench } from '../../bench/size';
 import { runCodecBench } from '../../bench/codec';
 import { runBrokerBench, brokerConfig, type Summary } from '../../bench/broker';
+import { runLatencyBench, latencyConfig, type LatencySummary } from '../../bench/latency';
 import { runGrowthBench, growthConfig } from '../../bench/growth';
 import { runFleetBench, fleetConfig, type FleetStep } from '../../bench/fleet';
 import { runMemoryBench, memoryConfig } from '../../bench/memory';
@@ -31,6 +32,8 @@ describe('bench (smoke: tiny configurations, figures only)', function () {
 
   it('parses its command line and rejects bad values with a clear message', () => {
     assert.deepEqual(parseArgs(['--only', 'size,codec', '--rounds', '4']).only, ['size', 'codec']);
+    assert.deepEqual(parseArgs(['--only', 'latency']).only, ['latency']);
+    assert.ok(parseArgs([]).only.includes('latency'), 'latency is in the default run');
     assert.equal(parseArgs(['--quick']).rounds, 2);
     assert.throws(() => parseArgs(['--only', 'nope']), /--only: unknown benchmark "nope"/);
     assert.throws(() => parseArgs(['--rounds', '0']), /--rounds: expected a whole number/);
@@ -75,6 +78,22 @@ describe('bench (smoke: tiny configurations, figures only)', function () {
       positive(`${s.peer} ${s.scenario} msg/s`, s.msgPerSec);
       positive(`${s.peer} ${s.scenario} p99`, s.p99Ms);
       positive(`${s.peer} ${s.scenario} generator CPU`, s.genCpuPct);
+    }
+  });
+
+  it('latency: achieved rate and p50/p99/p99.9 at a fixed open-loop rate for each installed peer', async () => {
+    const cfg = latencyConfig(true);
+    const r = await runLatencyBench(opts, { peers, rates: [1000], job: { ...cfg.job, warmupMs: 100, durationMs: 400 } });
+    rendered(r);
+    const sums = (r.data as { summaries: LatencySummary[] }).summaries;
+    assert.equal(sums.length, peers.length);
+    for (const s of sums) {
+      assert.deepEqual(s.errors, [], `${s.peer}: ${s.errors.join('; ')}`);
+      positive(`${s.peer} achieved msg/s`, s.achievedPerSec);
+      positive(`${s.peer} p50`, s.p50Ms);
+      positive(`${s.peer} p99`, s.p99Ms);
+      positive(`${s.peer} p99.9`, s.p999Ms);
+      positive(`${s.peer} generator CPU`, s.genCpuPct);
     }
   });
 
