@@ -5,7 +5,8 @@
 // round-trip latency run. Optional idle clients hold extra subscriptions or
 // connections for the cost-growth bench.
 import { LatencyHistogram } from '../lib/stats';
-import { PublishTemplate, STAMP_BYTES, subscribePacket } from './packets';
+import { PublishTemplate, subscribePacket } from './packets';
+import { PubSubLoad, endAll, firstError } from './pubsub';
 import { RawClient, connectMany } from './raw-client';
 
 export interface LoadJob {
@@ -54,7 +55,6 @@ export interface LoadResult {
   error?: string;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function idleSetup(job: LoadJob): Promise<RawClient[]> {
   const n = job.idleClients ?? 0;
@@ -79,36 +79,14 @@ async function idleSetup(job: LoadJob): Promise<RawClient[]> {
   return clients;
 }
 
-export async function endAll(clients: RawClient[]): Promise<void> {
-  for (let i = 0; i < clients.length; i += 500) await Promise.all(clients.slice(i, i + 500).map((c) => c.end()));
-}
-
-export function firstError(clients: RawClient[]): string | undefined {
-  const c = clients.find((x) => x.error || x.closed);
-  if (!c) return undefined;
-  return `${c.clientId}: ${c.error ? c.error.message : 'closed by the broker'}`;
-}
-
 /** Told when the measured window starts and ends, so the parent can sample the broker then. */
 export type Mark = (m: 'start' | 'end') => void;
 
 export async function runThroughput(job: LoadJob, mark: Mark = () => undefined): Promise<LoadResult> {
   const t0 = performance.now();
   const idle = await idleSetup(job);
-  const topic = `bench/${job.tag}`;
-  const subs = await connectMany(job.port, Array.from({ length: job.subscribers }, (_, i) => `sub-${job.tag}-${i}`));
-  await Promise.all(subs.map((s) => s.subscribe(subscribePacket(1, [`${topic}/+`], job.qos))));
-  const pubs = await connectMany(job.port, Array.from({ length: job.publishers }, (_, i) => `pub-${job.tag}-${i}`));
-  const setupMs = performance.now() - t0;
-  const templates = pubs.map((_, i) => new PublishTemplate(`${topic}/${i}`, job.qos, job.payloadBytes));
-  const M = job.subscribers;
-  const hist = new LatencyHistogram();
-  const seq = new Array<number>(pubs.length).fill(0);
-  const blocked = new Array<boolean>(pubs.length).fill(false);
-  const unacked = new Array<number>(pubs.length).fill(0);
-  const inflight = job.qos ? job.inflight ?? 20 : Infinity;
-  let published = 0;
-  let delivered = 0;
+  const load = await PubSubLoad.connect(job, `bench/${job.tag}`, '', t0);
+  const { pubs, subs, unacked, blocked, inflight, M } = load;
   let lost = 0;
   // Per subscriber: messages received, and messages written off as lost (QoS 0 only drops).
   const got = new Array<number>(M).fill(0);
@@ -119,102 +97,44 @@ export async function runThroughput(job: LoadJob, mark: Mark = () => undefined):
     for (let i = 0; i < M; i++) if (got[i] + written[i] < m) m = got[i] + written[i];
     return m;
   };
-  let measuring = false;
-  let stopping = false;
   let lastProgress = performance.now();
   let rr = 0;
-  let pumpQueued = false;
 
-  const pump = () => {
-    pumpQueued = false;
-    if (stopping) return;
+  load.pump = () => {
+    if (load.stopping) return;
     const windowTotal = job.window * pubs.length;
     for (let tries = 0; tries < pubs.length; tries++) {
-      const outstanding = published - slowest();
+      const outstanding = load.published - slowest();
       let allowed = windowTotal - outstanding;
       if (allowed <= 0) return;
       const p = rr;
       rr = (rr + 1) % pubs.length;
       if (blocked[p] || unacked[p] >= inflight) continue;
       allowed = Math.min(allowed, Math.max(1, Math.ceil(job.window / 4)), 64, inflight - unacked[p]);
-      if (job.qos) unacked[p] += allowed;
-      const tpl = templates[p];
-      const buf = Buffer.allocUnsafe(tpl.length * allowed);
-      const now = performance.now();
-      for (let k = 0; k < allowed; k++) {
-        const s = seq[p]++;
-        tpl.writeInto(buf, k * tpl.length, (s % 65535) + 1, p, s, now);
-      }
-      published += allowed;
-      if (!pubs[p].write(buf)) {
-        blocked[p] = true;
-        pubs[p].sock.once('drain', () => { blocked[p] = false; schedule(); });
-      }
-    }
-  };
-  const schedule = () => {
-    if (!pumpQueued) {
-      pumpQueued = true;
-      setImmediate(pump);
+      load.writeBatch(p, allowed, performance.now());
     }
   };
   pubs.forEach((c, p) => {
     c.onAck = () => { unacked[p]--; };
-    c.onChunk = schedule;
+    c.onChunk = load.schedule;
   });
   subs.forEach((s, i) => {
     s.onPublish = (m) => {
-      delivered++;
       got[i]++;
-      if (measuring && m.payloadEnd - m.payloadAt >= STAMP_BYTES) hist.add(performance.now() - m.buf.readDoubleLE(m.payloadAt + 6));
+      load.deliveredOne(m);
     };
-    s.onChunk = () => { lastProgress = performance.now(); schedule(); };
+    s.onChunk = () => { lastProgress = performance.now(); load.schedule(); };
   });
   // QoS 0 may drop: after a second without progress, write the missing off as lost so the window reopens.
   const watchdog = setInterval(() => {
-    if (performance.now() - lastProgress > 1000 && published * M > delivered + lost) {
-      for (let i = 0; i < M; i++) written[i] = published - got[i];
-      lost = published * M - delivered;
+    if (performance.now() - lastProgress > 1000 && load.published * M > load.delivered + lost) {
+      for (let i = 0; i < M; i++) written[i] = load.published - got[i];
+      lost = load.published * M - load.delivered;
       lastProgress = performance.now();
-      schedule();
+      load.schedule();
     }
   }, 250);
-
-  let result: LoadResult;
-  try {
-    pump();
-    await sleep(job.warmupMs);
-    measuring = true;
-    mark('start');
-    const d0 = delivered, p0 = published, c0 = process.cpuUsage(), w0 = performance.now();
-    await sleep(job.durationMs);
-    const d1 = delivered, p1 = published, c1 = process.cpuUsage(c0), w1 = performance.now();
-    measuring = false;
-    stopping = true;
-    mark('end');
-    // Drain: everything published should reach every subscriber.
-    const drainEnd = performance.now() + 5000;
-    while (published * M > delivered + lost && performance.now() < drainEnd && !firstError([...subs, ...pubs])) await sleep(20);
-    const elapsedMs = w1 - w0;
-    result = {
-      published: p1 - p0,
-      delivered: d1 - d0,
-      lost: Math.max(0, published * M - delivered),
-      elapsedMs,
-      deliveredPerSec: ((d1 - d0) * 1000) / elapsedMs,
-      publishedPerSec: ((p1 - p0) * 1000) / elapsedMs,
-      p50Ms: hist.quantile(0.5),
-      p99Ms: hist.quantile(0.99),
-      genCpuPct: (100 * (c1.user + c1.system)) / 1000 / elapsedMs,
-      setupMs,
-      error: firstError([...subs, ...pubs, ...idle]),
-    };
-  } finally {
-    clearInterval(watchdog);
-    stopping = true;
-  }
-  await endAll([...pubs, ...subs, ...idle]);
-  return result;
+  return load.measure(mark, () => load.published * M > load.delivered + lost, { others: idle, stop: () => clearInterval(watchdog) });
 }
 
 /** One message at a time, publisher -> broker -> subscriber, timed per message. */
