@@ -6,21 +6,10 @@
 // Prints "PORT <n>" once listening. SIGTERM closes it and exits normally, so
 // that `node --cpu-prof` writes its profile.
 import { Broker } from '../../host-broker';
+import { brokerProcess } from './process-main';
 
-async function main(): Promise<void> {
-  const port = Number(process.argv[2] ?? 0);
+brokerProcess(async (port) => {
   const broker = new Broker({ limits: { maxConnections: 20000, maxInflightPerClient: 20, maxQueuedPerClient: 100000 } });
   const got = await broker.listen({ tcp: { port, host: '127.0.0.1' } });
-  process.stdout.write(`PORT ${got.tcp}\n`);
-  const stop = () => {
-    broker.close().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 3000).unref();
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
-
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+  return { port: got.tcp!, close: () => broker.close() };
 });
