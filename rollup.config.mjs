@@ -39,6 +39,7 @@ function defsFor(board) {
     BOARD_MAX_INFLIGHT: board.client.maxInflight,
     BOARD_OUTBOX_COUNT: board.client.outboxCount,
     BOARD_OUTBOX_BYTES: board.client.outboxBytes,
+    BOARD_MEMORY_MARGIN: board.client.memoryMargin,
   };
 }
 

@@ -13,10 +13,13 @@ export interface BoardProfile {
   chunkSize: number;
   tls: boolean;
   storage: boolean;
+  /** Bytes of Storage (flash) the firmware for this board gives files (Espruino's board file: saved_code pages x page size). */
+  storageBytes: number;
   /** Whether the interpreter's strings are unicode (Linux build) or raw bytes (ESP builds). */
   unicode: boolean;
   features: { qos2: boolean; will: boolean; session: boolean; reconnect: boolean; tls: boolean };
-  client: { maxPacket: number; maxInflight: number; outboxCount: number; outboxBytes: number };
+  /** Client defaults; memoryMargin: vars an inbound packet must leave free to be kept. */
+  client: { maxPacket: number; maxInflight: number; outboxCount: number; outboxBytes: number; memoryMargin: number };
   wifi: { module: string; ssidEnv: string; passwordEnv: string } | null;
 }
 
@@ -32,7 +35,7 @@ export function loadBoard(name: string): BoardProfile {
     throw new Error(`unknown board "${name}": expected one of ${listBoards().join(', ')}`);
   }
   const p = JSON.parse(fs.readFileSync(file, 'utf8')) as BoardProfile;
-  for (const k of ['vars', 'chunkSize'] as const) {
+  for (const k of ['vars', 'chunkSize', 'storageBytes'] as const) {
     if (!Number.isInteger(p[k]) || p[k] <= 0) throw new Error(`board ${name}: "${k}" must be a positive integer`);
   }
   if (p.name !== name) throw new Error(`board ${name}: "name" is "${p.name}", expected "${name}"`);

@@ -5,14 +5,14 @@ declare const E: {
   toUint8Array(x: any): Uint8Array;
   getTemperature?(): number;
 };
-declare function setTimeout(fn: (a?: any) => void, ms?: number, a?: any): any;
+declare function setTimeout(fn: (a?: any, b?: any, c?: any) => void, ms?: number, a?: any, b?: any, c?: any): any;
 declare function clearTimeout(id: any): void;
 declare function setInterval(fn: () => void, ms: number): any;
 declare function clearInterval(id: any): void;
 declare function require(name: string): any;
 declare function getTime(): number;
 declare const console: { log(a?: any, b?: any, c?: any, d?: any): void };
-declare const process: { memory(): { usage: number; total: number; free: number } };
+declare const process: { memory(gc?: boolean): { usage: number; total: number; free: number; blocksize: number } };
 
 // Compile-time constants from the board profile (rollup.config.mjs folds them).
 declare const FEATURE_QOS2: boolean;
@@ -26,3 +26,4 @@ declare const BOARD_MAX_PACKET: number;
 declare const BOARD_MAX_INFLIGHT: number;
 declare const BOARD_OUTBOX_COUNT: number;
 declare const BOARD_OUTBOX_BYTES: number;
+declare const BOARD_MEMORY_MARGIN: number;

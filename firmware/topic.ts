@@ -1,8 +1,9 @@
 // Topic names and filters (MQTT 3.1.1 section 4.7). Pure and Espruino-safe:
 // it ships in the board bundle and the host broker imports it for validation.
 
-// Folded by the firmware build; undefined (so unicode) when the host broker imports this file.
+// Folded by the firmware build; undefined (so unicode, QoS 2) when the host broker imports this file.
 declare const BOARD_UNICODE: boolean;
+declare const FEATURE_QOS2: boolean;
 
 /** UTF-8 byte length of a JS (UTF-16) string; a surrogate pair counts 4. */
 const utf8Length = (s: string) => {
@@ -17,11 +18,17 @@ const utf8Length = (s: string) => {
   return n;
 };
 
-// Shared by both checks so the board carries the messages once; the board's client
-// calls it directly (a wrapper function costs RAM there).
-export const check = (s: string, kind: string, filter?: number) => {
+/**
+ * null if `s` is a valid topic name (or with `filter`, a valid subscription filter) and
+ * `qos` is one this build supports, else a message naming the problem,
+ * starting with `kind` for the string. Shared by both checks so the board carries the
+ * messages once; the board's client calls it directly (on the board every function
+ * costs RAM, so the QoS check lives here rather than in one more).
+ */
+export const check = (s: string, kind: string, filter: number, qos: any) => {
+  const maxQos = typeof FEATURE_QOS2 != 'undefined' && !FEATURE_QOS2 ? 1 : 2;
   const w = /[+#]/.exec(s);
-  const m = s + '' !== s || s == '' ? ' is empty'
+  const m = s + '' !== s || !s ? ' is empty'
     : ~s.indexOf('\0') ? ' contains U+0000'
     // Bytes on the wire: ESP builds hold strings as raw UTF-8 bytes already.
     : (typeof BOARD_UNICODE != 'undefined' && !BOARD_UNICODE ? s.length : utf8Length(s)) > 65535 ? ' over 65535 bytes'
@@ -29,14 +36,14 @@ export const check = (s: string, kind: string, filter?: number) => {
     // A wildcard next to anything but '/' (or a '#' with anything after it) is not alone in its level.
     : /[^\/]#|#./.test(s) ? ": '#' must be last, a whole level"
     : /[^\/]\+|\+[^\/]/.test(s) && ": '+' must be a whole level";
-  return m ? kind + m : null;
+  return m ? kind + m : qos !== (qos & 3) || qos > maxQos ? 'qos must be 0..' + maxQos : null;
 };
 
 /** null if `name` is a valid topic name to publish to, else a message naming the problem. */
-export const checkTopic = (name: string): string | null => check(name, 'topic');
+export const checkTopic = (name: string): string | null => check(name, 'topic', 0, 0);
 
 /** null if `filter` is a valid subscription filter, else a message naming the problem. */
-export const checkFilter = (filter: string): string | null => check(filter, 'filter', 1);
+export const checkFilter = (filter: string): string | null => check(filter, 'filter', 1, 0);
 
 /**
  * Whether `topic` matches subscription `filter` ('+' one level, '#' this level and

@@ -12,6 +12,8 @@ export const SUBSCRIBE = 0x82;
 export const UNSUBSCRIBE = 0xa2;
 export const PINGREQ = 0xc0;
 export const DISCONNECT = 0xe0;
+/** The DUP flag of a PUBLISH's first byte [MQTT-3.3.1-1]. */
+export const DUP = 8;
 
 export const T_CONNACK = 2;
 export const T_PUBLISH = 3;

@@ -1,105 +1,147 @@
 // Streaming parser: binary-string chunks in (any split, several packets per
-// chunk), whole validated packets out as (first byte, body). The client reads the
-// few fields it needs from the body with u16at() and publishFields().
-import { at, u16at } from './bytes';
-import { badUtf8 } from './utf8';
+// chunk), whole validated packets out: onPacket(first byte), with the packet in
+// `head` (a PUBLISH's topic length, topic and packet id, or the whole body of any
+// other packet) and `payload` (the rest of a PUBLISH).
+//
+// Memory: nothing is copied twice. Each chunk is cut once into the packet it
+// belongs to, and a payload grows in place (Espruino appends to a string that
+// only one variable holds, where `a = a.substr(...)` would copy all of it on every
+// chunk). Before a packet is kept, its size is checked against maxPacket and
+// against the interpreter's free memory: one that does not fit streams past unkept.
+import { u16at } from './bytes';
 import { T_PINGRESP, T_PUBLISH, T_PUBREL, T_SUBACK, TWO_BYTE_TYPES } from './constants';
+import { badUtf8 } from './utf8';
 
-/** PUBLISH body -> [topic bytes, packet id (0 for QoS 0), payload]. */
-export const publishFields = (h: number, b: string): [string, number, string] => {
-  const n = u16at(b, 0) + 2;
-  return [b.substr(2, n - 2), h & 6 ? u16at(b, n) : 0, b.substr(h & 6 ? n + 2 : n)];
-};
+/** Where packets go: (first byte) with the packet in `head` and `payload`; problems come as (REFUSED or MALFORMED, message). */
+export type PacketHandler = (first: number, problem?: string) => void;
 
-/** Whether a packet a client may receive is well formed: type, reserved flags, length, ids. */
-export const wellFormed = (h: number, b: string) => {
-  const t = h >> 4;
-  const f = h & 15;
-  const n = b.length;
-  const id = u16at(b, 0); // the topic length for PUBLISH
-  // QoS 3 is malformed [MQTT-3.3.1-4]; a QoS>0 packet id is never 0 [MQTT-2.3.1-1].
-  // The topic must be well-formed UTF-8 without U+0000 [MQTT-1.5.3-1] [MQTT-1.5.3-2]. Unicode
-  // builds check it all (badUtf8). ESP builds, where every byte of the bundle counts, use one
-  // regex on the bytes between two ASCII bytes, which finds: U+0000; bytes that never occur
-  // (C0, C1: overlong 2-byte forms; F5..FF); a surrogate (ED A0..BF); a lead byte not followed
-  // by a continuation byte (a sequence cut short); a continuation byte after an ASCII one (a
-  // stray one, as Latin-1 text has). It misses: a 3- or 4-byte sequence cut short after its
-  // second byte, extra continuation bytes after a whole sequence, overlong 3- and 4-byte forms
-  // (E0 80..9F, F0 80..8F), U+110000..U+13FFFF (F4 90..BF). It never refuses valid UTF-8.
-  if (t == T_PUBLISH) {
-    return (f & 6 ? (f & 6) < 6 && n > id + 3 && u16at(b, id + 2) > 0 : n > id + 1)
-      && !(BOARD_UNICODE ? badUtf8(b.substr(2, id)) : /[\0\xc0\xc1\xf5-\xff]|\xed[\xa0-\xbf]|[\xc0-\xff][^\x80-\xbf]|[\0-\x7f][\x80-\xbf]/.test(0 + b.substr(2, id) + 0));
-  }
-  if (t == T_PINGRESP) return !(f | n);
-  // SUBACK return codes are 0, 1, 2 or 0x80 [MQTT-3.9.3-2] (bytes: control chars are the point here).
-  // eslint-disable-next-line no-control-regex
-  if (t == T_SUBACK) return !f && n > 2 && id > 0 && !/[^\0-\x02\x80]/.test(b.substr(2));
-  // CONNACK: only the session-present bit may be set [MQTT-3.2.2-1]; acks carry a non-zero id.
-  return TWO_BYTE_TYPES >> t & 1 && n == 2 && f == (t == T_PUBREL ? 2 : 0) && (t > 2 ? id > 0 : id < 512);
-};
+/** A packet over maxPacket or over free memory: skipped, the link stays usable. */
+export const REFUSED = 0;
+/** Malformed input: everything after it is ignored until the next feed() without a chunk; the link must be closed. */
+export const MALFORMED = 1;
 
-// The parser's state lives at module level, not in a closure: on Espruino every
-// function expression evaluated at run time stores its own copy of its code text,
-// while a top-level function is created once, at load. The board has one link at
-// a time, so one parser: reset() it for each new link.
-let buf = '';
-let skip = 0;
-
-/** Forget everything buffered: a new link starts. Also stops a feed() under way. */
-export const reset = () => {
-  buf = '';
-  skip = 0;
-};
+// The parser's state lives at module level, not in a closure: on Espruino each
+// function costs RAM for as long as it exists, and the board has one link at a
+// time, so one parser: feed() without a chunk resets it for each new link.
+/** First byte of the packet being read; -1 while waiting for one; -2 after malformed input (nothing more is parsed). */
+let first = -1;
+// Each set when a packet starts (no initialiser bytes):
+/** While the remaining length is read: the weight of its next byte (1, 128, ...); 0 once it is read. */
+let weight: number;
+/** Remaining length: the bytes after the fixed header. */
+let length: number;
+/** Bytes still to come: of the fixed header while it is read (counted up), then of the body. */
+let left: number;
+/** How long the head will be (for PUBLISH known once the topic length is in). */
+let headLength: number;
+/** This packet was refused: its bytes stream past unkept. */
+let skipping: any;
+/**
+ * The packet handed to onPacket, as it arrives: the head, and a PUBLISH's payload.
+ * Exported (read-only) so that the client can read them without one more parameter.
+ */
+export let head = '';
+export let payload: string;
 
 /**
- * Feeds one chunk. Each whole packet goes to onPacket(firstByte, body). Problems go
- * to the same function with a first byte no packet has (one function less to keep
- * on the board): a packet of more than `max` bytes (whole packet) is skipped as it
- * streams past and reported as onPacket(0, msg); a malformed one is reported as
- * onPacket(1, msg) and all further input is ignored until reset(): the link must be closed.
+ * Feeds one chunk; feed() without one forgets everything buffered (a new link
+ * starts, or a feed() under way must stop). Each whole packet goes to
+ * onPacket(first byte), the packet in `head` and `payload`.
+ * A packet of more than `max` bytes (whole packet), or one whose bytes would not
+ * leave the board's memory margin (BOARD_MEMORY_MARGIN vars) free, is skipped as it
+ * streams past and reported as onPacket(REFUSED, message); a malformed one as
+ * onPacket(MALFORMED, message), after which all input is ignored until the next
+ * feed() without a chunk: the link must be closed.
  */
-export const feed = (chunk: string, max: number, onPacket: (h: number, body: string) => void) => {
+export const feed = (chunk?: string, max?: any, onPacket?: PacketHandler) => {
+  let i = 0;
+  let byte: number;
+  let take: number;
+  let memory: any;
+  let type: number;
+  let flags: number;
   let n: number;
-  let m: number;
-  let i: number;
-  let c: number;
-  buf += chunk;
-  for (;;) {
-    c = skip < buf.length ? skip : buf.length;
-    buf = buf.substr(c);
-    skip -= c;
-    if (skip || buf.length < 2) return;
-    for (n = 0, m = 1, i = 1; ; m *= 128) {
-      if (i > 4) {
-        skip = 1 / 0;
-        return onPacket(1, 'malformed length');
-      }
-      if (i >= buf.length) return;
-      c = at(buf, i++);
-      n += (c & 127) * m;
-      if (c < 128) break;
-    }
-    if (n + i > max) {
-      onPacket(0, 'packet over maxPacket ' + max + ': ' + (skip = n + i) + ' bytes');
+  let id: number;
+  // No chunk: a new link.
+  if (!chunk) first = -1;
+  else while (first > -2 && i < chunk.length) {
+    byte = chunk.charCodeAt(i);
+    if (first < 0) {
+      // A new packet: its first byte, then 1..4 bytes of remaining length.
+      first = byte;
+      weight = left = 1;
+      length = 0;
+      i++;
       continue;
     }
-    if (buf.length < n + i) return;
-    // Consume before handing out, so a throwing handler leaves the stream consistent.
-    c = at(buf, 0);
-    chunk = buf.substr(i, n);
-    buf = buf.substr(n + i);
-    if (!wellFormed(c, chunk)) {
-      skip = 1 / 0;
-      return onPacket(1, 'malformed packet, type ' + (c >> 4));
+    if (weight) {
+      i++;
+      left++;
+      length += (byte & 127) * weight;
+      if (byte > 127) {
+        if ((weight *= 128) > 2097152) {
+          first = -2;
+          return onPacket!(MALFORMED, 'malformed length');
+        }
+        continue;
+      }
+      // The length is known: decide whether to keep this packet before any of it is kept.
+      weight = 0;
+      head = payload = '';
+      headLength = first >> 4 == T_PUBLISH ? 2 : length;
+      // A kept packet is a string of about length / (blocksize - 4) vars (blocks of 8 chars
+      // on an ESP8266). process.memory(false) counts without a garbage collection; it is
+      // only asked for packets too big to be harmless.
+      memory = length > 99 && process.memory(false);
+      skipping = length + left > max ? 1 : memory && length / (memory.blocksize - 4) + BOARD_MEMORY_MARGIN > memory.free ? 2 : 0;
+      if (skipping) onPacket!(REFUSED, 'packet over ' + (skipping < 2 ? 'maxPacket ' + max : 'free memory') + ': ' + (length + left) + ' bytes');
+      left = length;
+    } else {
+      // Body bytes: the head first, then the payload, each appended where it belongs.
+      take = Math.min(left, chunk.length - i);
+      if (!skipping) {
+        if (head.length < headLength) head += chunk.substr(i, take = Math.min(take, headLength - head.length));
+        else payload += chunk.substr(i, take);
+        // A PUBLISH head ends after the topic (its length is the first two bytes) and the packet id (QoS > 0).
+        if (headLength == 2 && head.length == 2 && first >> 4 == T_PUBLISH) headLength += u16at(head, 0) + (first & 6 ? 2 : 0);
+      }
+      i += take;
+      left -= take;
     }
-    try {
-      onPacket(c, chunk);
-    } catch (e) {
-      // A throwing handler does not stop the packets after it; its exception
-      // still surfaces, as an Uncaught error from a timer.
-      setTimeout(() => {
-        throw e;
-      });
+    if (!left) {
+      byte = first;
+      first = -1;
+      if (!skipping) {
+        // A whole packet: is it one a client may receive, well formed? Type, reserved
+        // flags, lengths, packet ids, and a PUBLISH topic of well-formed UTF-8.
+        type = byte >> 4;
+        flags = byte & 15;
+        n = head.length;
+        id = u16at(head, 0); // the topic length for PUBLISH
+        // QoS 3 is malformed [MQTT-3.3.1-4]; a QoS>0 packet id is never 0 [MQTT-2.3.1-1].
+        // The topic must be well-formed UTF-8 without U+0000 [MQTT-1.5.3-1] [MQTT-1.5.3-2]. Unicode
+        // builds check it all (badUtf8). ESP builds, where every byte of the bundle counts, use one
+        // regex on the bytes between two ASCII bytes, which finds: U+0000; bytes that never occur
+        // (C0, C1: overlong 2-byte forms; F5..FF); a surrogate (ED A0..BF); a lead byte not followed
+        // by a continuation byte (a sequence cut short); a continuation byte after an ASCII one (a
+        // stray one, as Latin-1 text has). It misses: a 3- or 4-byte sequence cut short after its
+        // second byte, extra continuation bytes after a whole sequence, overlong 3- and 4-byte forms
+        // (E0 80..9F, F0 80..8F), U+110000..U+13FFFF (F4 90..BF). It never refuses valid UTF-8.
+        if (!(type == T_PUBLISH
+          ? n == headLength && (flags & 6) < 6 && (!(flags & 6) || u16at(head, n - 2) > 0)
+            && !(BOARD_UNICODE ? badUtf8(head.substr(2, id)) : /[\0\xc0\xc1\xf5-\xff]|\xed[\xa0-\xbf]|[\xc0-\xff][^\x80-\xbf]|[\0-\x7f][\x80-\xbf]/.test(0 + head.substr(2, id) + 0))
+          : type == T_PINGRESP ? !(flags | n)
+          // SUBACK return codes are 0, 1, 2 or 0x80 [MQTT-3.9.3-2] (bytes: control chars are the point here).
+          // eslint-disable-next-line no-control-regex
+          : type == T_SUBACK ? !flags && n > 2 && id > 0 && !/[^\0-\x02\x80]/.test(head.substr(2))
+          // CONNACK: only the session-present bit may be set [MQTT-3.2.2-1]; acks carry a non-zero id.
+          : TWO_BYTE_TYPES >> type & 1 && n == 2 && flags == (type == T_PUBREL ? 2 : 0) && (type > 2 ? id > 0 : id < 512))) {
+          first = -2;
+          return onPacket!(MALFORMED, 'malformed packet, type ' + type);
+        }
+        // Consumed before it is handed out, so the stream stays consistent.
+        onPacket!(byte);
+      }
     }
   }
 };

@@ -1,7 +1,7 @@
 // UTF-8 for unicode builds (Linux Espruino, the Node simulator), where a JS char
 // may be > 255. ESP builds hold strings as raw UTF-8 bytes already, so callers
 // fold these away there (BOARD_UNICODE false).
-import { at, chr } from './bytes';
+import { chr } from './bytes';
 
 /** JS string -> binary string of its UTF-8 bytes. */
 export function toUtf8(s: string): string {
@@ -59,7 +59,7 @@ export const badUtf8 = (s: string) => {
   let m = 0;
   let c: number;
   while (i < s.length) {
-    c = at(s, i++);
+    c = s.charCodeAt(i++);
     // A continuation byte (10xxxxxx) exactly where one is expected.
     if ((c >> 6 == 2) == !n) return 1;
     if (n) {

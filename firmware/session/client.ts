@@ -1,285 +1,327 @@
 // The client state machine: connect, keepalive, reconnect with backoff, the
-// ordered send queue (window + outbox), subscriptions and dispatch.
-// RAM on the board: Espruino stores every function's code text, and a function
-// expression evaluated inside another function stores its own copy each time it
-// is evaluated. So every function here is top level (created once, at load), the
-// state is module-level variables (terser shortens them), and nothing creates a
-// closure at run time: socket handlers are shared functions that tell their socket
-// by `this` (Espruino and Node call listeners with this = the emitter), timers are
-// shared functions. One client per loaded module, as a board has one.
-import { at, chr, u16, u16at } from '../codec/bytes';
-import { CONNACK_TEXT, DISCONNECT, PINGREQ, PUBACK, PUBCOMP, PUBREC, PUBREL, SUBSCRIBE, T_CONNACK, T_PUBLISH, T_PUBREC, T_PUBREL, T_SUBACK, UNSUBSCRIBE } from '../codec/constants';
-import { connect, dup, packet, publish, subscribe } from '../codec/encode';
-import { feed, reset } from '../codec/decode';
+// ordered send queue (window + outbox, see queue.ts), subscriptions and dispatch.
+//
+// RAM on the board is the design constraint. Every function costs 5 vars plus 1
+// per parameter for as long as it exists, even when its code stays in flash (the
+// function, its code and scope references, its name), and a function expression
+// evaluated inside another function is built again (and on the RAM path its code
+// copied) each time it is evaluated. So: every function here is top level and
+// created once, at load, and there are as few as the work allows (an encoder or
+// a check used once is written where it is used); the state is module-level
+// variables (terser shortens them; 1 var each); nothing creates a closure at run
+// time: the socket has one shared listener that tells its socket by `this`
+// (Espruino and Node call listeners with this = the emitter), which is also the
+// keepalive timer's, and the reconnect timer calls connect(). Events are
+// Espruino's own (every object has on() and emit(); emit() runs the listeners
+// from the idle loop). One client per loaded module, as a board has one link.
+import { chr, u16, u16at } from '../codec/bytes';
+import { CONNACK_TEXT, CONNECT, DISCONNECT, DUP, PINGREQ, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBSCRIBE, T_CONNACK, T_PUBLISH, T_PUBREC, T_PUBREL, T_SUBACK, UNSUBSCRIBE } from '../codec/constants';
+import { packet, str, subscribe } from '../codec/encode';
+import { feed, head, MALFORMED, payload, REFUSED } from '../codec/decode';
 import { fromUtf8 } from '../codec/utf8';
 import { check, topicMatches } from '../topic';
-import { ackType, nextId } from './inflight';
-import { full } from './outbox';
+import { Callback, CALLBACK, Entry, FILTER, HANDLER, ID, nextId, PACKET, QOS, Sub, SUBS } from './queue';
 
-type Cb = ((err: any, x?: any) => void) | undefined | 0;
-
-// Options; the public object. Link: the socket (falsy when down), CONNACK accepted,
-// end() called, reconnect attempts. Flags start undefined (falsy): no initialiser
-// bytes. One timer: the keepalive interval while a socket exists, the reconnect
-// timeout while none does. Keepalive: wrote / heard something since the last tick;
-// silent ticks (reset in open()). q[0..sent) of the send queue is written on this link.
-let o: any;
-let sock: any;
-let up: any;
+// State. Flags start undefined (falsy): no initialiser bytes.
+/** create()'s options. */
+let options: any;
+/** Keepalive in seconds. */
+let keepalive: number;
+/** The link's socket; falsy when there is none. */
+let socket: any;
+/** CONNACK accepted on this link. */
+let connected: any;
+/** end() was called: stay down. */
 let ended: any;
+/** One timer: the keepalive interval while a socket exists, the reconnect timeout while none does. */
 let timer: any;
-let tries = 0;
-let tx: any;
-let rx: any;
-let miss: any;
-let sent = 0;
+/** Reconnect attempts since the last CONNACK: the backoff's exponent. */
+let attempts = 0;
+/** Keepalive: wrote / heard something since the last tick; ticks without hearing anything. */
+let wrote: any;
+let heard: any;
+let silentTicks: any;
+/** queue[0..written) is on the wire on this link. */
+let written = 0;
 let lastId = 0;
-// Keepalive in seconds. Inbound QoS 2 ids awaiting PUBREL; acknowledged subscriptions
-// [filter, qos, handler]; send queue of [id, packet, callback, extra]; event listeners.
-let k: number;
-let rel: number[] = [];
-let subs: any[][] = [];
-let q: any[][] = [];
-const ev: any = {};
-const maxQos = FEATURE_QOS2 ? 2 : 1;
+/** Inbound QoS 2 packet ids delivered and not yet released by PUBREL. */
+let unreleased: number[] = [];
+/** Acknowledged subscriptions. */
+let subscriptions: Sub[] = [];
+let queue: Entry[] = [];
 
 // Error(msg) without `new` makes an Error on Espruino too.
 const error: (msg: string) => Error = Error;
 
-const emit = (n: string, a?: any, b?: any, d?: any) => (ev[n] || []).forEach((f: any) => f(a, b, d));
+/**
+ * Calls back, or raises 'error' when there is no callback to tell. Application code
+ * (callbacks, handlers, listeners) runs from the idle loop, never inside the parser:
+ * one that throws or ends the client cannot disturb the packets after it, and its
+ * exception still shows as Uncaught.
+ */
+const tell = (cb: Callback, err?: any, result?: any) => cb ? setTimeout(cb, 0, err, result) : err && client.emit('error', err);
 
-// Calls back, or raises 'error' when there is no callback to tell.
-const tell = (cb: Cb, err?: any, x?: any) => cb ? cb(err, x) : err && emit('error', err);
-
-const qosError = (qos: any) => qos !== (qos & 3) || qos > maxQos ? 'qos must be 0..' + maxQos : '';
-
-// Espruino throws on clearTimeout(undefined), and reuses ids: never clear a stale one.
-const clr = () => {
-  if (timer) clearInterval(timer);
-  timer = 0;
-};
-
-const write = (p: string) => {
-  tx = 1;
+const send = (p: string) => {
+  wrote = 1;
   try {
-    sock.write(p);
+    socket.write(p);
   } catch (e) {
     // "This socket is closed" before its close event reached us.
     drop(e);
   }
 };
 
-// The link is gone (or must go): tidy up, tell, maybe schedule a reconnect.
+/**
+ * The link is gone (or must go): tidy up, tell, maybe schedule a reconnect.
+ * Without a link it only stops the timer (a reconnect waiting).
+ */
 const drop = (err?: any) => {
-  const s = sock;
-  const was = up;
+  const s = socket;
+  const wasConnected = connected;
+  // Espruino throws on clearTimeout(undefined), and reuses ids: never clear a stale one.
+  if (timer) clearInterval(timer);
+  timer = 0;
   if (!s) return;
-  sock = up = sent = 0;
+  socket = connected = written = 0;
   // Also stops the parser in the middle of a chunk: nothing more from this link.
-  reset();
-  clr();
+  feed();
   s.end();
-  if (err) emit('error', err);
-  if (was) emit('offline');
-  emit('close');
-  if (FEATURE_RECONNECT && !ended && o.reconnect !== false) {
-    timer = setTimeout(open, Math.min(o.maxBackoff || 60000, (o.minBackoff || 1000) * Math.pow(2, tries++)) * (0.5 + Math.random() / 2), 1);
+  tell(0, err);
+  if (wasConnected) client.emit('offline');
+  client.emit('close');
+  if (FEATURE_RECONNECT && !ended && options.reconnect !== false) {
+    timer = setTimeout(client.connect, Math.min(options.maxBackoff || 60000, (options.minBackoff || 1000) * Math.pow(2, attempts++)) * (0.5 + Math.random() / 2), 1);
   }
 };
 
-// Write what the window allows, in queue order. A written PUBLISH keeps its
-// DUP form for a resend [MQTT-4.4.0-1]; QoS 0 leaves the queue once written.
+/**
+ * Writes what the window allows, in queue order. A written PUBLISH (first byte
+ * below 0x40) keeps its DUP form for a resend [MQTT-3.3.1-1] [MQTT-4.4.0-1]; QoS 0
+ * leaves the queue once written.
+ */
 const flush = () => {
-  let e: any[];
+  let entry: Entry;
   let p: string;
-  while (up && sent < q.length && sent < (o.maxInflight || BOARD_MAX_INFLIGHT)) {
-    p = (e = q[sent])[1];
-    if (e[0]) {
-      e[1] = dup(p);
-      sent++;
-    } else q.splice(sent, 1);
-    write(p);
-    if (!e[0]) tell(e[2]);
+  while (connected && written < queue.length && written < (options.maxInflight || BOARD_MAX_INFLIGHT)) {
+    p = (entry = queue[written])[PACKET];
+    if (entry[ID]) {
+      entry[PACKET] = p < '@' ? chr(p.charCodeAt(0) | DUP) + p.substr(1) : p;
+      written++;
+    } else queue.splice(written, 1);
+    send(p);
+    if (!entry[ID]) tell(entry[CALLBACK]);
   }
 };
 
-const enqueue = (e: any[], op: string) => {
-  const err = full(q, sent, e[1].length, o.outboxCount || BOARD_OUTBOX_COUNT, o.outboxBytes || BOARD_OUTBOX_BYTES);
-  if (err) return tell(e[2], error(op + err));
-  q.push(e);
+/**
+ * Queues a packet and writes what the window allows. The outbox (entries not yet
+ * written) is bounded by count and by bytes of encoded packets: a message that
+ * does not fit is refused with an error, never dropped silently.
+ */
+const enqueue = (entry: Entry, op: string) => {
+  const maxCount = options.outboxCount || BOARD_OUTBOX_COUNT;
+  const maxBytes = options.outboxBytes || BOARD_OUTBOX_BYTES;
+  if (queue.length - written >= maxCount || queue.slice(written).reduce((n, e) => n + e[PACKET].length, entry[PACKET].length) > maxBytes) {
+    return tell(entry[CALLBACK], error(op + 'outbox full (' + maxCount + ' messages, ' + maxBytes + ' bytes)'));
+  }
+  queue.push(entry);
   flush();
 };
 
-const unsub = (filter: string) => (subs = subs.filter((s) => s[0] != filter));
+const forget = (filter: string) => (subscriptions = subscriptions.filter((s) => s[FILTER] != filter));
 
-// A new session (clean session, or the broker kept none) [MQTT-3.1.2-6]: the old
-// session's state is gone on both sides. A PUBLISH not yet acknowledged goes out
-// again (with DUP: the broker may have it already), so at least once still holds.
-// A QoS 2 message already at PUBREL was received by the broker, which discarded
-// its state: whether it was delivered is unknown, so its callback gets an error
-// instead of a PUBREL the new session has no use for.
-const renew = () => {
-  q = q.filter((e) => e[1][0] != 'b' || void tell(e[2], error('publish: session lost')));
-};
-
-const onPacket = (h: number, b: string) => {
-  const t = h >> 4;
-  const id = u16at(b, 0);
-  let e: any;
+/**
+ * Each packet from the parser: onPacket(first byte), the packet in head and payload
+ * (head: the body, but for PUBLISH its topic length, topic and packet id), or
+ * onPacket(REFUSED or MALFORMED, message).
+ */
+const onPacket = (first: number, problem?: string) => {
+  const type = first >> 4;
+  // The packet id, but for CONNACK its two bytes and for PUBLISH the topic length.
+  const id = u16at(head, 0);
+  const qos = first >> 1 & 3;
+  // CONNACK's return code.
+  const code = id & 255;
   let i = 0;
-  let f: any;
+  let answer: number;
+  let packetId: number;
+  let topic: string;
+  let info: any;
+  let entry: Entry;
   let err: any;
-  let r: number;
-  rx = 1;
-  // From the parser: 0, a packet over maxPacket (refused, counted); 1, a malformed one (the link must go).
-  if (h < 2) return h ? drop(error(b)) : (c.refused++, emit('error', error(b)));
-  if (t == T_CONNACK) {
-    // id holds the two CONNACK bytes: session present, return code.
-    if ((r = id & 255)) return drop(error('connack: ' + r + ' ' + CONNACK_TEXT.split(',')[r]));
-    up = 1;
-    tries = 0;
-    if (!(r = id >> 8)) {
-      // No session on the broker: its QoS 2 state is gone; restore subscriptions.
-      rel = [];
-      renew();
-      if (subs.length) q.unshift([lastId = nextId(q, lastId), subscribe(SUBSCRIBE, lastId, subs), 0, subs.slice()]);
+  let granted: any;
+  heard = 1;
+  if (first == REFUSED) {
+    client.refused++;
+    return tell(0, error(problem!));
+  }
+  if (first == MALFORMED) return drop(error(problem!));
+  if (type == T_CONNACK) {
+    if (code) return drop(error('connack: ' + code + ' ' + CONNACK_TEXT.split(',')[code]));
+    connected = 1;
+    attempts = 0;
+    if (!(id >> 8)) {
+      // No session on the broker [MQTT-3.1.2-6]: the old session's state is gone on both
+      // sides. Inbound QoS 2 ids are forgotten; acknowledged subscriptions are restored.
+      // A PUBLISH not yet acknowledged goes out again (with DUP: the broker may have it
+      // already), so at least once still holds. A QoS 2 message already at PUBREL was
+      // received by the broker, which discarded its state: whether it was delivered is
+      // unknown, so its callback gets an error instead of a PUBREL the new session has no use for.
+      unreleased = [];
+      queue = queue.filter((e) => e[PACKET].charCodeAt(0) != PUBREL || void tell(e[CALLBACK], error('publish: session lost')));
+      if (subscriptions.length) queue.unshift([lastId = nextId(queue, lastId), subscribe(SUBSCRIBE, lastId, subscriptions), 0, subscriptions.slice()]);
     }
     flush();
-    return emit('connect', r > 0);
+    return client.emit('connect', id > 255);
   }
-  if (t == T_PUBLISH) {
-    // Topic (id is its length), packet id if QoS > 0, payload: the fields of publishFields().
-    r = h >> 1 & 3;
-    e = b.substr(2, id);
-    f = r && u16at(b, id + 2);
-    b = b.substr(id + (r ? 4 : 2));
-    if (r) write(packet(r > 1 ? PUBREC : PUBACK, u16(f)));
+  if (type == T_PUBLISH) {
+    topic = head.substr(2, id);
+    packetId = qos && u16at(head, id + 2);
+    if (qos) send(packet(qos > 1 ? PUBREC : PUBACK, u16(packetId)));
     // Exactly once [MQTT-4.3.3-2]: the id is remembered until PUBREL; a redelivery before
     // that is acknowledged again, not delivered. At most 64 ids (brokers keep far fewer in
     // flight): a peer that never sends PUBREL cannot exhaust memory; the oldest is forgotten.
-    if (FEATURE_QOS2 && r > 1) {
-      if (~rel.indexOf(f)) return;
-      if (rel.push(f) > 64) rel.shift();
+    if (FEATURE_QOS2 && qos > 1) {
+      if (~unreleased.indexOf(packetId)) return;
+      if (unreleased.push(packetId) > 64) unreleased.shift();
     }
-    if (BOARD_UNICODE) e = fromUtf8(e);
-    f = { qos: r, retain: (h & 1) > 0, dup: (h & 8) > 0 };
-    emit('message', e, b, f);
-    return subs.forEach((s) => s[2] && topicMatches(s[0], e) && s[2](e, b, f));
+    if (BOARD_UNICODE) topic = fromUtf8(topic);
+    info = { qos: qos, retain: (first & 1) > 0, dup: (first & DUP) > 0 };
+    client.emit('message', topic, payload, info);
+    return subscriptions.forEach((s) => s[HANDLER] && topicMatches(s[FILTER], topic) && setTimeout(s[HANDLER], 0, topic, payload, info));
   }
-  if (FEATURE_QOS2 && t == T_PUBREL) {
-    rel = rel.filter((x) => x != id);
-    return write(packet(PUBCOMP, u16(id)));
+  if (FEATURE_QOS2 && type == T_PUBREL) {
+    unreleased = unreleased.filter((x) => x != id);
+    return send(packet(PUBCOMP, u16(id)));
   }
-  // An acknowledgement: find its entry among those written.
-  while (i < sent && (q[i][0] != id || ackType(q[i][1]) != t)) i++;
-  if (i == sent) return;
-  e = q[i];
-  if (FEATURE_QOS2 && t == T_PUBREC) return write(e[1] = packet(PUBREL, u16(id)));
-  q.splice(i, 1);
-  sent--;
-  if (t == T_SUBACK) {
-    f = e[3].map((s: any, j: number) => {
-      r = at(b, j + 2);
-      unsub(s[0]);
+  // An acknowledgement: find the written entry it answers. A packet is answered by the
+  // next type (PUBREL -> PUBCOMP, SUBSCRIBE -> SUBACK, UNSUBSCRIBE -> UNSUBACK), but a
+  // PUBLISH (first byte below 0x40) by PUBACK at QoS 1 and PUBREC at QoS 2.
+  for (; i < written; i++) {
+    answer = (entry = queue[i])[PACKET].charCodeAt(0);
+    if (entry[ID] == id && (answer < 64 ? 3 + (answer >> 1 & 3) : (answer >> 4) + 1) == type) break;
+  }
+  if (i == written) return;
+  if (FEATURE_QOS2 && type == T_PUBREC) return send(entry![PACKET] = packet(PUBREL, u16(id)));
+  queue.splice(i, 1);
+  written--;
+  if (type == T_SUBACK) {
+    granted = entry![SUBS]!.map((s, j) => {
+      const grant = head.charCodeAt(j + 2);
+      forget(s[FILTER]);
       // SUBACK 0x80: that filter failed; the others stand.
-      if (r < 128) subs.push(s);
-      else err = err || error('subscribe: ' + s[0] + ' refused by broker');
-      return r;
+      if (grant < 128) subscriptions.push(s);
+      else err = err || error('subscribe: ' + s[FILTER] + ' refused by broker');
+      return grant;
     });
   }
-  // The window moves on before the callback runs: a throwing callback cannot stall it.
   flush();
-  tell(e[2], err, f);
+  tell(entry![CALLBACK], err, granted);
 };
 
-
-// Keepalive tick. Silent for a whole tick after a probe: the link is dead.
-const tick = () => {
-  if (rx) miss = 0;
-  else if (miss++) return drop(error('keepalive timeout'));
-  if (up && (!tx || miss)) write(chr(PINGREQ, 0));
-  tx = rx = 0;
-};
-
-// The one socket listener, shared by every link, for connect (net.connect's callback,
-// called with the socket), data (a string), close (a boolean) and error (an object
-// with a message). `this` is the socket: a stale one is ignored.
-function onSocket(this: any, d: any) {
-  if (this != sock) return;
-  if (d + '' === d) return feed(d, o.maxPacket || BOARD_MAX_PACKET, onPacket);
-  if (d != sock) return drop(d && d.message && d);
-  // Connected: CONNECT, then the keepalive tick.
-  write(connect(o, k));
-  if (k) timer = setInterval(tick, k * 500);
+/**
+ * The link's one listener, shared by every link. The socket calls it for connect
+ * (net.connect's callback, with the socket), data (a string), close (a boolean) and
+ * error (an object with a message), with `this` the socket: a stale one is ignored.
+ * The keepalive interval calls it with nothing, every keepalive/2: a tick.
+ */
+function onLink(this: any, d?: any) {
+  let will: any;
+  let flags: number;
+  let body: string;
+  if (d == null) {
+    // A tick. Silent for a whole tick after a probe: the link is dead.
+    if (heard) silentTicks = 0;
+    else if (silentTicks++) return drop(error('keepalive timeout'));
+    if (connected && (!wrote || silentTicks)) send(chr(PINGREQ, 0));
+    return (wrote = heard = 0);
+  }
+  if (this != socket) return;
+  if (d + '' === d) return feed(d, options.maxPacket || BOARD_MAX_PACKET, onPacket);
+  if (d != socket) return drop(d && d.message && d);
+  // Connected: CONNECT (protocol level 4, 3.1.1), then the keepalive tick.
+  will = FEATURE_WILL && options.will;
+  flags = options.clean === false ? 0 : 2;
+  body = str(options.clientId || '');
+  if (will) {
+    flags |= 4 | will.qos << 3 | +!!will.retain << 5;
+    // The payload is binary: no UTF-8 step (which str() only does on unicode builds).
+    body += str(will.topic) + (BOARD_UNICODE ? u16((will = will.payload || '').length) + will : str(will.payload || ''));
+  }
+  if (options.username != null) {
+    flags |= 128;
+    body += str(options.username);
+  }
+  if (options.password != null) {
+    flags |= 64;
+    body += str(options.password);
+  }
+  send(packet(CONNECT, str('MQTT') + chr(4, flags) + u16(keepalive) + body));
+  if (keepalive) timer = setInterval(onLink, keepalive * 500);
 }
 
-// Opens a link; `again` (from the reconnect timer, which has fired) also tells.
-const open = (again?: any) => {
-  let x: any;
-  if (again) {
-    timer = 0;
-    emit('reconnect');
-  }
-  miss = 0;
-  try {
-    sock = o.net.connect(o, onSocket);
-    for (x of ['data', 'close', 'error']) sock.on(x, onSocket);
-  } catch (e) {
-    // Linux Espruino throws at once on a refused connection.
-    sock = { end: clr };
-    drop(e);
-  }
-};
-
-// subscribe(filters, opts, cb, handler), and UNSUBSCRIBE when `un` is given.
-const subOrUnsub = (filters: any, opts: any, cb: Cb, handler: any, un?: number) => {
-  const l: any[][] = [];
-  const op = (un ? 'un' : '') + 'subscribe: ';
-  let x: any;
+/** subscribe(filters, opts, cb, handler), and UNSUBSCRIBE when `unsubscribe` is given. */
+const subscribeOrNot = (filters: any, opts: any, cb: Callback, handler: any, unsubscribe?: number) => {
+  const subs: Sub[] = [];
+  const op = (unsubscribe ? 'un' : '') + 'subscribe: ';
+  let key: any;
+  let sub: Sub;
   let err: any;
   if (filters + '' === filters) filters = [filters];
-  for (x in filters) {
-    l.push(x = filters instanceof Array ? [filters[x], (opts && opts.qos) || 0, handler] : [x, filters[x], handler]);
-    err = err || check(x[0], 'filter', 1) || qosError(x[1]);
+  // An array of filters shares opts.qos; an object maps each filter to its QoS.
+  for (key in filters) {
+    subs.push(sub = filters instanceof Array ? [filters[key], (opts && opts.qos) || 0, handler] : [key, filters[key], handler]);
+    err = err || check(sub[FILTER], 'filter', 1, sub[QOS]);
   }
   if (err) return tell(cb, error(op + err));
-  if (un) l.forEach((s) => unsub(s[0]));
-  enqueue([lastId = nextId(q, lastId), subscribe(un || SUBSCRIBE, lastId, l), cb, l], op);
+  if (unsubscribe) subs.forEach((s) => forget(s[FILTER]));
+  enqueue([lastId = nextId(queue, lastId), subscribe(unsubscribe || SUBSCRIBE, lastId, subs), cb, subs], op);
 };
 
-// The public object: created once, at load; its methods are shared, not per-client closures.
-const c = {
-  /** Inbound packets refused for being over maxPacket. */
+/** The public object: created once, at load; its methods are shared, not per-client closures. */
+const client = {
+  /** Inbound packets refused for being over maxPacket or over free memory. */
   refused: 0,
-  on(n: string, f: any) {
-    (ev[n] = ev[n] || []).push(f);
-  },
-  connect() {
+  /** Opens a link, unless one is open; the reconnect timer calls it with `again` set. */
+  connect(again?: any) {
+    let event: any;
     ended = 0;
-    if (!sock) {
-      clr();
-      open();
+    if (socket) return;
+    if (again) {
+      timer = 0;
+      client.emit('reconnect');
+    } else drop();
+    silentTicks = 0;
+    try {
+      socket = options.net.connect(options, onLink);
+      for (event of ['data', 'close', 'error']) socket.on(event, onLink);
+    } catch (e) {
+      // Linux Espruino throws at once on a refused connection; drop() gets a stand-in
+      // socket with a harmless end() and tells, then schedules the next attempt.
+      socket = { end: error };
+      drop(e);
     }
   },
-  publish(topic: string, payload: any, opts: any, cb: Cb) {
+  publish(topic: string, payload: any, opts: any, cb: Callback) {
     const qos = (opts = opts || {}).qos || 0;
-    const err = check(topic, 'topic') || qosError(qos);
+    const err = check(topic, 'topic', 0, qos);
     if (err) return tell(cb, error('publish: ' + err));
-    enqueue([qos && (lastId = nextId(q, lastId)), publish(topic, payload == null ? '' : '' + payload, qos, opts.retain, lastId), cb], 'publish: ');
+    // PUBLISH without DUP (flush() sets it once written): topic, packet id for QoS > 0, payload
+    // ([payload] joins as '' for null and undefined, else as the payload's text).
+    enqueue([qos && (lastId = nextId(queue, lastId)), packet(PUBLISH | qos << 1 | +!!opts.retain, str(topic) + (qos ? u16(lastId) : '') + [payload]), cb], 'publish: ');
   },
-  subscribe: subOrUnsub,
-  unsubscribe(filters: any, cb: Cb) {
-    subOrUnsub(filters, 0, cb, 0, UNSUBSCRIBE);
+  subscribe: subscribeOrNot,
+  unsubscribe(filters: any, cb: Callback) {
+    subscribeOrNot(filters, 0, cb, 0, UNSUBSCRIBE);
   },
   end(cb: any) {
     ended = 1;
-    clr();
     // DISCONNECT makes the broker discard the Will [MQTT-3.14.4-3].
-    if (up) write(chr(DISCONNECT, 0));
+    if (connected) send(chr(DISCONNECT, 0));
     drop();
     if (cb) cb();
   },
-};
+} as any;
 
 /**
  * The client. Options are checked here: a bad Will or a password without a user
@@ -287,8 +329,10 @@ const c = {
  * per loaded module: create() it once (require() gives the same module each time).
  */
 export const create = (opts: any) => {
-  let w = FEATURE_WILL && opts.will;
-  if ((w = opts.password != null && opts.username == null ? 'password without username' : w && (w = check(w.topic, 'topic') || qosError(w.qos || 0)) && 'will: ' + w)) throw error(w);
-  k = (o = opts).keepalive == null ? 60 : o.keepalive;
-  return c;
+  let problem = FEATURE_WILL && opts.will;
+  problem = opts.password != null && opts.username == null ? 'password without username'
+    : problem && (problem = check(problem.topic, 'topic', 0, problem.qos || 0)) && 'will: ' + problem;
+  if (problem) throw error(problem);
+  keepalive = (options = opts).keepalive == null ? 60 : options.keepalive;
+  return client;
 };

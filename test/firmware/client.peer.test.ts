@@ -325,7 +325,7 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
     it('offline, the outbox takes outboxCount messages, then refuses with a named error; nothing queued is lost', async () => {
       const { peer, b } = await setup(politeBroker, 'outboxCount: 3', 'esp32', false);
       b.run('for (var i = 0; i < 5; i++) c.publish("o/" + i, "m", { qos: i % 2 }, cb("p" + i));');
-      assert.deepEqual(b.events('p3'), [['p3', 'publish: outbox full (3 messages, 8192 bytes)']]);
+      assert.deepEqual(await b.waitEvents('p3'), [['p3', 'publish: outbox full (3 messages, 8192 bytes)']]);
       assert.deepEqual(b.events('p4'), [['p4', 'publish: outbox full (3 messages, 8192 bytes)']]);
       b.run('c.connect()');
       await b.waitEvents('p2');
@@ -336,7 +336,7 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
     it('the outbox is bounded by bytes too; without a callback the refusal is an error event', async () => {
       const { b } = await setup(politeBroker, 'outboxBytes: 100', 'esp32', false);
       b.run('c.publish("a", new Array(60).join("x"), { qos: 1 }); c.publish("b", new Array(60).join("x"), { qos: 1 });');
-      assert.deepEqual(b.events('error'), [['error', 'publish: outbox full (32 messages, 100 bytes)']]);
+      assert.deepEqual(await b.waitEvents('error'), [['error', 'publish: outbox full (32 messages, 100 bytes)']]);
     });
 
     it('a window full of unacknowledged messages fills the outbox, then publish reports outbox full', async () => {
@@ -520,7 +520,8 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
         const { peer, b } = await setup();
         const before = peer.all().length;
         b.run(code);
-        assert.deepEqual(b.events('r'), [['r', message]]);
+        // Callbacks run from the idle loop, as every callback and event of the client does.
+        assert.deepEqual(await b.waitEvents('r'), [['r', message]]);
         b.run('c.publish("still/up", "1", { qos: 1 }, cb("ok"))');
         await b.waitEvents('ok');
         assert.deepEqual(peer.all().slice(before).map((p) => p.cmd), ['publish']);
@@ -530,7 +531,7 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
     it('without a callback the refusal is an error event', async () => {
       const { b } = await setup();
       b.run('c.publish("a/+", "x")');
-      assert.deepEqual(b.events('error'), [['error', "publish: topic contains wildcard '+'"]]);
+      assert.deepEqual(await b.waitEvents('error'), [['error', "publish: topic contains wildcard '+'"]]);
     });
   });
 
