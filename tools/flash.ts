@@ -1,17 +1,18 @@
 // `npm run flash -- --board esp32 --port /dev/ttyUSB0`: uploads the built app to
-// a real board with espruino-tools (the `espruino` npm package) and saves it in
-// flash (Storage file .bootcde, run at every boot). What is sent: the
-// mqtt-client module (espruino-tools inserts it as Modules.addCached, taken from
-// dist/<board>/), the CONFIG object, and dist/<board>/telemetry.js.
-// `--out <file>` writes the exact code it would send (no device needed).
-// Serial setup and troubleshooting: docs/boards.md.
+// a real board with espruino-tools (the `espruino` npm package), as the board
+// image of tools/image.ts: the mqtt-client module as the Storage file
+// "mqtt-client" and `var CONFIG=...;` + dist/<board>/telemetry.js as ".bootcde",
+// both run from flash at every boot. `--out <file>` writes the exact image it
+// would send (no device needed); the HIL runner and the real-interpreter tests
+// boot the same image. Serial setup and troubleshooting: docs/boards.md.
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadBoard } from '../boards/profiles';
-import { bundleFile, DIST, ensureBuilt, ROOT } from './hil/build';
+import { bundleFile, ensureBuilt, ROOT } from './hil/build';
+import { asciiLiteral, imageFit, imageScript, StorageFile } from './image';
 
 export interface FlashOptions {
   board: string;
@@ -55,9 +56,21 @@ export function buildConfig(o: FlashOptions, env: NodeJS.ProcessEnv = process.en
   return cfg;
 }
 
-/** The app as espruino-tools gets it: CONFIG first, then the minified telemetry bundle. */
-export function appSource(board: string, cfg: Record<string, unknown>): string {
-  return `var CONFIG=${JSON.stringify(cfg)};\n${fs.readFileSync(bundleFile(board, 'telemetry'), 'utf8')}\n`;
+/**
+ * The Storage files of a board running `app` (source text) on the client module:
+ * "mqtt-client" (the module) and ".bootcde" (`var <name>=<settings>;` then the app).
+ */
+export function boardFiles(board: string, settingsName: string, settings: unknown, app: string): StorageFile[] {
+  const profile = loadBoard(board);
+  return [
+    { name: 'mqtt-client', data: fs.readFileSync(bundleFile(board, 'mqtt-client'), 'utf8') },
+    { name: '.bootcde', data: `var ${settingsName}=${asciiLiteral(settings, profile.unicode)};\n${app}\n` },
+  ];
+}
+
+/** The telemetry app's image files: CONFIG, then the minified telemetry bundle. */
+export function telemetryFiles(board: string, cfg: Record<string, unknown>): StorageFile[] {
+  return boardFiles(board, 'CONFIG', cfg, fs.readFileSync(bundleFile(board, 'telemetry'), 'utf8'));
 }
 
 /** What espruino-tools needs to know about the board without asking it: the modules built into the firmware. */
@@ -68,34 +81,42 @@ function boardJson(board: string): object {
   return { info: { name: board.toUpperCase(), builtin_modules: builtin }, BOARD: board.toUpperCase(), VERSION: '2v29', VERSION_MAJOR: 2, VERSION_MINOR: 29 };
 }
 
+/** The image's size against the board: one line to show, or an error naming what does not fit. */
+export function checkFit(board: string, files: StorageFile[]): string {
+  const fit = imageFit(files, loadBoard(board));
+  if (fit.problem) throw new Error(`the image does not fit one ${board}: ${fit.problem}. Raise nothing on the board: use a bigger board profile, or a smaller app`);
+  return `fits ${board}: Storage ${fit.storage.need} of ${fit.storage.have} bytes; RAM about ${fit.ram.code} vars of code + ${fit.ram.runtime} runtime and state + ${fit.ram.margin} inbound margin of ${fit.ram.have}`;
+}
+
 export async function runFlash(o: FlashOptions, say: (line: string) => void = console.log): Promise<void> {
   if (!o.port && !o.out) throw new Error('give --port <serial device> to upload, or --out <file> to write the code only');
   const cfg = buildConfig(o);
   ensureBuilt([o.board], say);
+  const files = telemetryFiles(o.board, cfg);
+  say(`image: ${files.map((f) => `${f.name} ${f.data.length} B`).join(' + ')} (CONFIG for device "${cfg.id}"); ${checkFit(o.board, files)}`);
+  const image = imageScript(files);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-flash-'));
   try {
-    const app = path.join(tmp, 'telemetry-app.js');
-    fs.writeFileSync(app, appSource(o.board, cfg));
+    if (o.out) {
+      // It holds credentials: readable by its owner only.
+      fs.writeFileSync(o.out, image, { mode: 0o600 });
+      fs.chmodSync(o.out, 0o600);
+      say(`wrote ${o.out} (${image.length} B)${cfg.wifi || cfg.password ? ' - it contains your Wi-Fi/MQTT credentials: keep it out of the repository' : ''}`);
+    }
+    if (!o.port) return;
+    const app = path.join(tmp, 'image.js');
+    fs.writeFileSync(app, image, { mode: 0o600 });
     fs.writeFileSync(path.join(tmp, 'board.json'), JSON.stringify(boardJson(o.board)));
     const cli = path.join(path.dirname(require.resolve('espruino/package.json')), 'bin', 'espruino-cli.js');
-    const args = [cli, '--board', path.join(tmp, 'board.json'),
-      // require("mqtt-client") is resolved from dist/<board>/ (a local directory, no download).
-      '--config', `MODULE_URL=${path.join(DIST, o.board)}`, '--config', 'MODULE_EXTENSIONS=.js',
-      // Already minified by terser for Espruino; the tools' ES5-era minifier and pretokeniser stay out of it,
-      // so the board runs the very bytes the simulator and the tests run.
-      '--config', 'MODULE_MINIFICATION_LEVEL=', '--config', 'MINIFICATION_LEVEL=', '--config', 'PRETOKENISE=0',
-      // Saved as Storage file .bootcde: it runs at every boot, and once now (load).
-      '--storage', '.bootcde:-', '--no-ble', app];
-    if (o.out) args.push('-o', path.resolve(o.out));
-    if (o.port) args.push('-p', o.port, '-b', String(o.baud));
-    say(`${o.port ? `uploading to ${o.port} at ${o.baud} baud` : `writing ${o.out}`}: mqtt-client ${fs.statSync(bundleFile(o.board, 'mqtt-client')).size} B + telemetry ${fs.statSync(bundleFile(o.board, 'telemetry')).size} B + CONFIG for device "${cfg.id}" -> Storage .bootcde`);
+    // The image is final: espruino-tools' minifier, pretokeniser and module loader stay out of it,
+    // so the board runs the very bytes the simulator and the tests run.
+    const args = [cli, '--board', path.join(tmp, 'board.json'), '--config', 'MODULE_MINIFICATION_LEVEL=', '--config', 'MINIFICATION_LEVEL=',
+      '--config', 'PRETOKENISE=0', '--no-ble', '-p', o.port, '-b', String(o.baud), app];
+    say(`uploading to ${o.port} at ${o.baud} baud`);
     const code = await new Promise<number | null>((resolve, reject) => {
       const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['inherit', 'pipe', 'pipe'] });
       const relay = (d: Buffer) => {
-        for (const line of d.toString().split('\n')) {
-          // espruino-tools tries ".min.js" first and prints the miss as an error; it then finds ".js".
-          if (line.trim() && !/ENOENT|errno|syscall|path: |code: |^\s*[{}]\s*$|NODE_TLS_REJECT|trace-warnings/.test(line)) say(`  ${line}`);
-        }
+        for (const line of d.toString().split('\n')) if (line.trim() && !/NODE_TLS_REJECT|trace-warnings/.test(line)) say(`  ${line}`);
       };
       p.stdout.on('data', relay);
       p.stderr.on('data', relay);
@@ -103,12 +124,7 @@ export async function runFlash(o: FlashOptions, say: (line: string) => void = co
       p.on('close', resolve);
     });
     if (code !== 0) throw new Error(`espruino-tools exited with code ${code}`);
-    if (o.out) {
-      const text = fs.readFileSync(o.out, 'utf8');
-      if (!/Modules\.addCached\(\\?"mqtt-client\\?"/.test(text)) throw new Error(`${o.out}: espruino-tools did not insert the mqtt-client module (is ${bundleFile(o.board, 'mqtt-client')} there?)`);
-      say(`wrote ${o.out} (${text.length} B)${cfg.wifi || cfg.password ? ' - it contains your Wi-Fi/MQTT credentials: keep it out of the repository' : ''}`);
-    }
-    if (o.port) say(`done: the app is saved in ${o.board}'s flash (.bootcde) and runs at every boot; watch it with: npx espruino -p ${o.port} -b ${o.baud}`);
+    say(`done: the app is saved in ${o.board}'s flash (.bootcde) and runs at every boot; watch it with: npx espruino -p ${o.port} -b ${o.baud}`);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -116,11 +132,11 @@ export async function runFlash(o: FlashOptions, say: (line: string) => void = co
 
 async function main(): Promise<void> {
   const program = new Command('npm run flash --')
-    .description('Upload the telemetry app (with the mqtt-client module and your CONFIG) to a board over a serial port with espruino-tools, saved to flash. See docs/boards.md.')
+    .description('Upload the telemetry app (the mqtt-client module and your CONFIG + the app, as Storage files run from flash at every boot) to a board over a serial port with espruino-tools. See docs/boards.md.')
     .addOption(new Option('--board <name>', 'board profile').choices(['esp32', 'esp8266']).default('esp32'))
     .option('--port <device>', 'serial port of the board, e.g. /dev/ttyUSB0 (Linux), /dev/cu.usbserial-0001 (macOS), COM3 (Windows)')
     .addOption(new Option('--baud <n>', 'serial speed').argParser((v) => { const n = Number(v); if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a baud rate'); return n; }).default(115200))
-    .option('--out <file>', 'write the exact code that would be sent to this file (no device needed); with --port, both')
+    .option('--out <file>', 'write the exact image that would be sent to this file, mode 0600 (no device needed); with --port, both')
     .option('--config <file>', 'JSON file with the board CONFIG (id, host, port, interval, buffer, keepalive, username, password, wifi) - keep it outside the repository')
     .option('--id <id>', 'device id (or DEVICE_ID)')
     .option('--host <addr>', 'broker address as the board sees it (or MQTT_HOST)')

@@ -4,7 +4,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-export const DEFAULT_FLASH_BYTES: Record<string, number> = { esp32: 196608, esp8266: 49152 };
 /** Espruino's per-file header, counted against free space. */
 const FILE_OVERHEAD = 32;
 

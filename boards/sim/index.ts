@@ -12,7 +12,7 @@ import * as vm from 'vm';
 import { BoardProfile, loadBoard } from '../profiles';
 import { boardStringToBytes, bytesToBoardString, sourceForBoard } from './bytes';
 import { FaultControls, FaultState, noFaults } from './faults';
-import { DEFAULT_FLASH_BYTES, SimFlash } from './flash';
+import { SimFlash } from './flash';
 import { VarCounter, emptyUsage, reachable } from './memory';
 import { SimNet, SocketEventType } from './net';
 
@@ -25,7 +25,7 @@ export interface BoardOptions {
   log?: (line: string) => void;
   /** Keep Storage in this directory, so a board created again on it finds its files (a reboot). */
   storageDir?: string;
-  /** Flash bytes available to Storage; defaults by board. */
+  /** Flash bytes available to Storage; defaults to the profile's storageBytes. */
   storageBytes?: number;
   /** E.getTemperature(); defaults to a slow drift around 25 °C. */
   temperature?: () => number;
@@ -84,7 +84,7 @@ export function createBoard(options: BoardOptions): Board {
   const faults: FaultState = noFaults();
   const timers = new Map<number, NodeJS.Timeout>();
   const flash = profile.storage
-    ? new SimFlash(options.storageBytes ?? DEFAULT_FLASH_BYTES[profile.name] ?? 65536, options.storageDir)
+    ? new SimFlash(options.storageBytes ?? profile.storageBytes, options.storageDir)
     : null;
   const temperature = options.temperature ?? defaultTemperature();
   let destroyed = false;

@@ -481,12 +481,16 @@
       return names;
     },
   };
+  // Like the board: the module cache, the built-in modules, then a Storage file of
+  // that name (a module uploaded to flash).
   G.require = function require(name) {
     name = String(name);
     if (hasOwn.call(cache, name)) return cache[name];
     if (hasOwn.call(builtins, name)) return builtins[name];
-    if (!hasOwn.call(sources, name)) throw new Error('Module "' + name + '" not found');
-    var fn = host.compile(name, sources[name]);
+    var src = hasOwn.call(sources, name) ? sources[name]
+      : profile.storage && name.length && name.length <= 28 ? host.storageRead(name) : undefined;
+    if (src === undefined) throw new Error('Module "' + name + '" not found');
+    var fn = host.compile(name, src);
     if (typeof fn === 'string') throw new SyntaxError(fn);
     var module = { exports: {} };
     cache[name] = module.exports;
@@ -501,6 +505,25 @@
     delete sources[name];
     return module.exports;
   };
+
+  // load(file): the board resets and runs a Storage file (default ".bootcde") as at
+  // power-up, once the current code has finished. The simulator stops every timer,
+  // closes every socket and empties the module cache; globals set before stay (a
+  // vm context cannot be emptied), so boot code must not depend on their absence.
+  if (profile.storage) {
+    G.load = function load(file) {
+      var name = file === undefined ? '.bootcde' : String(file);
+      G.setTimeout(function () {
+        removeTimer('clearTimeout', []);
+        for (var id in sockets) { var st = sockets[id]; delete sockets[id]; st.sock.end(); }
+        cache = {};
+        sources = {};
+        var code = host.storageRead(name);
+        if (code === undefined) throw new Error('File "' + name + '" not found');
+        (0, eval)(code);
+      }, 0);
+    };
+  }
 
   return {
     fireTimer: fireTimer,
