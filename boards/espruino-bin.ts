@@ -36,6 +36,37 @@ export interface EspruinoResult {
   ok: boolean;
 }
 
+/** What an interpreter is, as far as picking a board profile goes. */
+export interface InterpreterInfo { total: number; unicode: boolean; board: 'esp8266' | 'esp32' | 'linux' }
+
+const probed = new Map<string, Promise<InterpreterInfo>>();
+
+/**
+ * Asks an interpreter its var count and whether its strings are unicode (a UTF-8
+ * literal of one character has length 1 on the stock Linux build, 2 on ESP-style
+ * builds), and picks the board profile whose bundle suits it: linux for a unicode
+ * build, else esp8266 up to 2000 vars, else esp32. ESPRUINO_BOARD overrides the pick.
+ */
+export function interpreterInfo(bin: string, env: NodeJS.ProcessEnv = process.env): Promise<InterpreterInfo> {
+  let p = probed.get(bin);
+  if (!p) {
+    p = runEspruino({ bin, script: 'console.log("@P " + process.memory().total + " " + "\u00e9".length); quit();', timeoutMs: 20000 }).then((r) => {
+      const m = r.lines.map((l) => /@P (\d+) (\d)/.exec(l)).find(Boolean);
+      if (!m) throw new Error(`${bin}: no answer to the profile probe; it printed: ${r.lines.slice(-5).join(' | ')}`);
+      const total = +m[1];
+      const unicode = m[2] === '1';
+      return { total, unicode, board: unicode ? 'linux' : total <= 2000 ? 'esp8266' : 'esp32' } as InterpreterInfo;
+    });
+    probed.set(bin, p);
+  }
+  return p.then((i) => {
+    const forced = env.ESPRUINO_BOARD;
+    if (!forced) return i;
+    if (!['esp8266', 'esp32', 'linux'].includes(forced)) throw new Error(`ESPRUINO_BOARD=${forced}: expected esp8266, esp32 or linux`);
+    return { ...i, board: forced as InterpreterInfo['board'] };
+  });
+}
+
 /** Splits raw interpreter output into clean lines. */
 export function outputLines(raw: string): string[] {
   return raw
@@ -57,6 +88,12 @@ export interface EspruinoOptions {
   modules?: Record<string, string>;
   /** The app: runs after the modules are cached. End it with quit() or let it run out of timers and sockets. */
   script: string;
+  /**
+   * Run in this folder instead of a new one; the caller owns it (it is kept). The
+   * interpreter's flash is the file ./espruino.flash there, so runs in one folder
+   * share their Storage.
+   */
+  dir?: string;
   /** Store code pretokenised (E.setFlags({pretokenise:1})): about 13% less to load; what small builds need. */
   pretokenise?: boolean;
   /** Killed after this long (then timedOut is true); default 20 s. */
@@ -90,20 +127,52 @@ export function composeApp(modules: Record<string, string>, script: string, pret
   return out + script + '\n';
 }
 
+/** The options of a run that boots from flash: see bootEspruino(). */
+export type BootOptions = Omit<EspruinoOptions, 'script' | 'modules' | 'dir'> & {
+  /** Console commands that write the board's Storage files: the board image without its final load(). */
+  writes: string;
+};
+
+/**
+ * A flashed board powering up. `writes` (e.g. the board image of tools/image.ts,
+ * without its final load()) run first, in a folder of their own whose
+ * ./espruino.flash is the board's flash; then the interpreter starts there in
+ * interactive mode, as a board powers up: it runs .bootcde from flash and keeps
+ * running until quit() (a script run exits once no timer is left, which a board
+ * never does; load() would also end a script run whose app waits on a socket).
+ */
+export async function bootEspruino(o: BootOptions): Promise<EspruinoSession> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-board-'));
+  try {
+    const w = await runEspruino({ bin: o.bin, script: o.writes + '\nquit();', dir, timeoutMs: o.timeoutMs ?? 60000 });
+    if (!w.ok) throw new Error(`writing the board's Storage failed: ${[...w.failures, ...w.lines.slice(-3)].join(' | ')}${w.timedOut ? ' (timed out)' : ''}`);
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return launch(o, dir, true, null);
+}
+
 export function startEspruino(o: EspruinoOptions): EspruinoSession {
+  const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-run-'));
+  return launch(o, dir, !o.dir, composeApp(o.modules ?? {}, o.script, o.pretokenise));
+}
+
+/** Runs the interpreter in `dir`: on `app` (a script file), or interactively when it is null. */
+function launch(o: Omit<EspruinoOptions, 'script'>, dir: string, ownDir: boolean, app: string | null): EspruinoSession {
   const bin = o.bin ?? espruinoBin();
   if (!bin) throw new Error(ESPRUINO_BIN_SKIP_MESSAGE);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-run-'));
-  const app = path.join(dir, 'app.js');
+  const appFile = path.join(dir, 'app.js');
   const fifo = path.join(dir, 'stdin');
-  fs.writeFileSync(app, composeApp(o.modules ?? {}, o.script, o.pretokenise));
-  execFileSync('mkfifo', [fifo]);
+  if (app !== null) fs.writeFileSync(appFile, app);
+  if (!fs.existsSync(fifo)) execFileSync('mkfifo', [fifo]);
   // Read/write so that opening does not block and the interpreter never sees EOF.
   const fd = fs.openSync(fifo, 'r+');
-  const proc = spawn(bin, [app], { cwd: dir, stdio: [fd, 'pipe', 'pipe'] });
+  const proc = spawn(bin, app === null ? [] : [appFile], { cwd: dir, stdio: [fd, 'pipe', 'pipe'] });
   const lines: string[] = [];
   // The start-up banner (logo, version, donation note) is held back and dropped once its last line shows.
-  let banner: string[] | null = [];
+  // (Interactive mode, a board powering up, prints no banner.)
+  let banner: string[] | null = app === null ? null : [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   let raw = '';
   const take = (chunk: Buffer) => {
@@ -139,7 +208,7 @@ export function startEspruino(o: EspruinoOptions): EspruinoSession {
       if (raw) take(Buffer.from('\n'));
       if (banner) { const held = banner; banner = null; held.forEach(emit); }
       try { fs.closeSync(fd); } catch { /* already closed */ }
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
       const failures = failureLines(lines);
       resolve({ lines, failures, exitCode: code, signal, timedOut, ok: code === 0 && !timedOut && !failures.length });
     });

@@ -17,7 +17,8 @@ export interface BoardProfile {
   storageBytes: number;
   /** Whether the interpreter's strings are unicode (Linux build) or raw bytes (ESP builds). */
   unicode: boolean;
-  features: { qos2: boolean; will: boolean; session: boolean; reconnect: boolean; tls: boolean };
+  /** connackText: CONNACK refusals name the reason ("connack: 4 bad user name or password"), not only the code ("connack: 4"). */
+  features: { qos2: boolean; will: boolean; session: boolean; reconnect: boolean; tls: boolean; connackText: boolean };
   /** Client defaults; memoryMargin: vars an inbound packet must leave free to be kept. */
   client: { maxPacket: number; maxInflight: number; outboxCount: number; outboxBytes: number; memoryMargin: number };
   wifi: { module: string; ssidEnv: string; passwordEnv: string } | null;

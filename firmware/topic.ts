@@ -1,9 +1,12 @@
 // Topic names and filters (MQTT 3.1.1 section 4.7). Pure and Espruino-safe:
 // it ships in the board bundle and the host broker imports it for validation.
 
-// Folded by the firmware build; undefined (so unicode, QoS 2) when the host broker imports this file.
+// Folded by the firmware build; undefined (so unicode, QoS 2, big strings possible)
+// when the host broker imports this file.
 declare const BOARD_UNICODE: boolean;
 declare const FEATURE_QOS2: boolean;
+declare const BOARD_VARS: number;
+declare const BOARD_VAR_BYTES: number;
 
 /** UTF-8 byte length of a JS (UTF-16) string; a surrogate pair counts 4. */
 const utf8Length = (s: string) => {
@@ -19,31 +22,33 @@ const utf8Length = (s: string) => {
 };
 
 /**
- * null if `s` is a valid topic name (or with `filter`, a valid subscription filter) and
- * `qos` is one this build supports, else a message naming the problem,
+ * null if `s` is a valid topic name (kind 'topic') or subscription filter (kind
+ * 'filter') and `qos` is one this build supports, else a message naming the problem,
  * starting with `kind` for the string. Shared by both checks so the board carries the
  * messages once; the board's client calls it directly (on the board every function
  * costs RAM, so the QoS check lives here rather than in one more).
  */
-export const check = (s: string, kind: string, filter: number, qos: any) => {
+export const check = (s: string, kind: 'topic' | 'filter', qos: any) => {
   const maxQos = typeof FEATURE_QOS2 != 'undefined' && !FEATURE_QOS2 ? 1 : 2;
   const w = /[+#]/.exec(s);
   const m = s + '' !== s || !s ? ' is empty'
     : ~s.indexOf('\0') ? ' contains U+0000'
-    // Bytes on the wire: ESP builds hold strings as raw UTF-8 bytes already.
-    : (typeof BOARD_UNICODE != 'undefined' && !BOARD_UNICODE ? s.length : utf8Length(s)) > 65535 ? ' over 65535 bytes'
-    : !filter ? w && " contains wildcard '" + w[0] + "'"
-    // A wildcard next to anything but '/' (or a '#' with anything after it) is not alone in its level.
-    : /[^\/]#|#./.test(s) ? ": '#' must be last, a whole level"
-    : /[^\/]\+|\+[^\/]/.test(s) && ": '+' must be a whole level";
+    // Bytes on the wire: ESP builds hold strings as raw UTF-8 bytes already. A board whose
+    // whole RAM holds less than 64 KB of string cannot have such a topic: no check there.
+    : (typeof BOARD_VARS == 'undefined' || BOARD_VARS * (BOARD_VAR_BYTES - 4) > 65535)
+      && (typeof BOARD_UNICODE != 'undefined' && !BOARD_UNICODE ? s.length : utf8Length(s)) > 65535 ? ' over 65535 bytes'
+    : kind == 'topic' ? w && " contains wildcard '" + w[0] + "'"
+    // A wildcard after anything but '/', a '+' before anything but '/', or a '#' before
+    // anything at all is not a whole level, or not the last [MQTT-4.7.1-2] [MQTT-4.7.1-3].
+    : /[^\/][+#]|\+[^\/]|#./.test(s) && ": '+' and '#' must be whole levels, '#' last";
   return m ? kind + m : qos !== (qos & 3) || qos > maxQos ? 'qos must be 0..' + maxQos : null;
 };
 
 /** null if `name` is a valid topic name to publish to, else a message naming the problem. */
-export const checkTopic = (name: string): string | null => check(name, 'topic', 0, 0);
+export const checkTopic = (name: string): string | null => check(name, 'topic', 0);
 
 /** null if `filter` is a valid subscription filter, else a message naming the problem. */
-export const checkFilter = (filter: string): string | null => check(filter, 'filter', 1, 0);
+export const checkFilter = (filter: string): string | null => check(filter, 'filter', 0);
 
 /**
  * Whether `topic` matches subscription `filter` ('+' one level, '#' this level and

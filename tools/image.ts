@@ -31,17 +31,25 @@ export function asciiLiteral(value: unknown, unicode: boolean): string {
   return json.replace(/[\u007f-\uffff]+/g, (s) => [...Buffer.from(s, 'utf8')].map((b) => '\\x' + b.toString(16).padStart(2, '0')).join(''));
 }
 
-/** The console commands that write `files` to Storage and then boot .bootcde. Every file must be ASCII. */
+/** The image's last command: reset and run the boot code, as at power-up. */
+export const BOOT = 'load(".bootcde");\n';
+
+/** The board image: the console commands that write `files` to Storage, then BOOT. */
 export function imageScript(files: StorageFile[], piece = PIECE): string {
+  return storageWrites(files, piece) + BOOT;
+}
+
+/** The console commands that write `files` to Storage, in pieces (JSON string literals). Every file must be ASCII. */
+export function storageWrites(files: StorageFile[], piece = PIECE): string {
   let out = '';
   for (const f of files) {
-    const bad = /[^\t\n\r\x20-\x7e]/.exec(f.data);
+    const bad = /[\u007f-\uffff]/.exec(f.data);
     if (bad) throw new Error(`image: file "${f.name}" holds ${JSON.stringify(bad[0])} at ${bad.index}: expected ASCII (bundles are ASCII; settings go through asciiLiteral)`);
     const w = (from: number, extra: string) => `require("Storage").write(${JSON.stringify(f.name)},${JSON.stringify(f.data.slice(from, from + piece))}${extra});\n`;
     if (f.data.length <= piece) out += w(0, '');
     else for (let i = 0; i < f.data.length; i += piece) out += w(i, i ? `,${i}` : `,0,${f.data.length}`);
   }
-  return out + 'load(".bootcde");\n';
+  return out;
 }
 
 /** Storage bytes the files take on the board. */

@@ -29,6 +29,13 @@ export interface BoardOptions {
   storageBytes?: number;
   /** E.getTemperature(); defaults to a slow drift around 25 °C. */
   temperature?: () => number;
+  /**
+   * Vars the board holds beyond what the simulator's walk sees, added to
+   * process.memory().usage: models a board whose code and app already take that much
+   * (e.g. what the real interpreter reports for the client and the app run from flash),
+   * so that code checking free memory meets the budget it would meet there.
+   */
+  heldVars?: number;
 }
 
 export interface MemoryInfo { usage: number; total: number; free: number }
@@ -188,7 +195,7 @@ export function createBoard(options: BoardOptions): Board {
   const base = emptyUsage(profile.name);
 
   function memory(): MemoryInfo {
-    const usage = base + counter.count(global, bootNames, rt.roots());
+    const usage = base + (options.heldVars ?? 0) + counter.count(global, bootNames, rt.roots());
     return { usage, total: profile.vars, free: profile.vars - usage };
   }
 

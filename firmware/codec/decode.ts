@@ -17,14 +17,14 @@ export type PacketHandler = (first: number, problem?: string) => void;
 
 /** A packet over maxPacket or over free memory: skipped, the link stays usable. */
 export const REFUSED = 0;
-/** Malformed input: everything after it is ignored until the next feed() without a chunk; the link must be closed. */
+/** Malformed input: everything after it is ignored until feed(0) starts a new link; the link must be closed. */
 export const MALFORMED = 1;
 
 // The parser's state lives at module level, not in a closure: on Espruino each
 // function costs RAM for as long as it exists, and the board has one link at a
-// time, so one parser: feed() without a chunk resets it for each new link.
-/** First byte of the packet being read; -1 while waiting for one; -2 after malformed input (nothing more is parsed). */
-let first = -1;
+// time, so one parser: feed(0) starts it for each new link, feed() stops it.
+/** First byte of the packet being read; -1 while waiting for one; -2 when stopped (no link, or malformed input). */
+let first = -2;
 // Each set when a packet starts (no initialiser bytes):
 /** While the remaining length is read: the weight of its next byte (1, 128, ...); 0 once it is read. */
 let weight: number;
@@ -44,16 +44,16 @@ export let head = '';
 export let payload: string;
 
 /**
- * Feeds one chunk; feed() without one forgets everything buffered (a new link
- * starts, or a feed() under way must stop). Each whole packet goes to
+ * Feeds one chunk of a link. feed(0) starts the parser for a new link (whatever was
+ * buffered is forgotten); feed() stops it: the rest of a chunk under way and all input
+ * after it are ignored until the next start. Each whole packet goes to
  * onPacket(first byte), the packet in `head` and `payload`.
  * A packet of more than `max` bytes (whole packet), or one whose bytes would not
  * leave the board's memory margin (BOARD_MEMORY_MARGIN vars) free, is skipped as it
  * streams past and reported as onPacket(REFUSED, message); a malformed one as
- * onPacket(MALFORMED, message), after which all input is ignored until the next
- * feed() without a chunk: the link must be closed.
+ * onPacket(MALFORMED, message), after which the parser is stopped: the link must be closed.
  */
-export const feed = (chunk?: string, max?: any, onPacket?: PacketHandler) => {
+export const feed = (chunk?: string | 0, max?: any, onPacket?: PacketHandler) => {
   let i = 0;
   let byte: number;
   let take: number;
@@ -62,8 +62,9 @@ export const feed = (chunk?: string, max?: any, onPacket?: PacketHandler) => {
   let flags: number;
   let n: number;
   let id: number;
-  // No chunk: a new link.
-  if (!chunk) first = -1;
+  // 0: start (a new link); nothing: stop. ('' is a chunk with nothing in it.)
+  if (chunk === 0) first = -1;
+  else if (chunk == null) first = -2;
   else while (first > -2 && i < chunk.length) {
     byte = chunk.charCodeAt(i);
     if (first < 0) {
@@ -89,11 +90,11 @@ export const feed = (chunk?: string, max?: any, onPacket?: PacketHandler) => {
       weight = 0;
       head = payload = '';
       headLength = first >> 4 == T_PUBLISH ? 2 : length;
-      // A kept packet is a string of about length / (blocksize - 4) vars (blocks of 8 chars
-      // on an ESP8266). process.memory(false) counts without a garbage collection; it is
-      // only asked for packets too big to be harmless.
+      // A kept packet is a string of about length / (var size - 4) vars (blocks of 8 chars on
+      // an ESP8266: the profile's varBytes is 12). process.memory(false) counts without a
+      // garbage collection; it is only asked for packets too big to be harmless.
       memory = length > 99 && process.memory(false);
-      skipping = length + left > max ? 1 : memory && length / (memory.blocksize - 4) + BOARD_MEMORY_MARGIN > memory.free ? 2 : 0;
+      skipping = length + left > max ? 1 : memory && length / (BOARD_VAR_BYTES - 4) + BOARD_MEMORY_MARGIN > memory.free ? 2 : 0;
       if (skipping) onPacket!(REFUSED, 'packet over ' + (skipping < 2 ? 'maxPacket ' + max : 'free memory') + ': ' + (length + left) + ' bytes');
       left = length;
     } else {

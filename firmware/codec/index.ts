@@ -40,7 +40,7 @@ export function toPacket(h: number, b: string, payload: string): any {
  * board has one parser (module state), so only the latest one made here is live.
  */
 export function parser(max: number, onPacket: (h: number, head: string, payload: string) => void, onError: (m: string, fatal: boolean) => void) {
-  feed();
+  feed(0);
   return function (chunk: string) {
     feed(chunk, max, function (h, problem) {
       if (h == REFUSED || h == MALFORMED) onError(problem!, h == MALFORMED);

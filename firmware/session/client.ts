@@ -15,12 +15,12 @@
 // Espruino's own (every object has on() and emit(); emit() runs the listeners
 // from the idle loop). One client per loaded module, as a board has one link.
 import { chr, u16, u16at } from '../codec/bytes';
-import { CONNACK_TEXT, CONNECT, DISCONNECT, DUP, PINGREQ, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBSCRIBE, T_CONNACK, T_PUBLISH, T_PUBREC, T_PUBREL, T_SUBACK, UNSUBSCRIBE } from '../codec/constants';
-import { packet, str, subscribe } from '../codec/encode';
-import { feed, head, MALFORMED, payload, REFUSED } from '../codec/decode';
+import { CONNACK_TEXT, CONNECT, DISCONNECT, DUP, PINGREQ, PUBCOMP, PUBLISH, PUBREL, SUBSCRIBE, T_CONNACK, T_PUBLISH, T_PUBREC, T_PUBREL, T_SUBACK, UNSUBSCRIBE } from '../codec/constants';
+import { packet, str } from '../codec/encode';
+import { feed, head, MALFORMED, payload } from '../codec/decode';
 import { fromUtf8 } from '../codec/utf8';
 import { check, topicMatches } from '../topic';
-import { Callback, CALLBACK, Entry, FILTER, HANDLER, ID, nextId, PACKET, QOS, Sub, SUBS } from './queue';
+import { Callback, CALLBACK, Entry, FILTER, HANDLER, ID, PACKET, QOS, Sub, SUBS } from './queue';
 
 // State. Flags start undefined (falsy): no initialiser bytes.
 /** create()'s options. */
@@ -37,8 +37,7 @@ let ended: any;
 let timer: any;
 /** Reconnect attempts since the last CONNACK: the backoff's exponent. */
 let attempts = 0;
-/** Keepalive: wrote / heard something since the last tick; ticks without hearing anything. */
-let wrote: any;
+/** Keepalive: heard something since the last tick; ticks without hearing anything. */
 let heard: any;
 let silentTicks: any;
 /** queue[0..written) is on the wire on this link. */
@@ -61,8 +60,14 @@ const error: (msg: string) => Error = Error;
  */
 const tell = (cb: Callback, err?: any, result?: any) => cb ? setTimeout(cb, 0, err, result) : err && client.emit('error', err);
 
+/** The next packet id: 1..65535, never 0, never one still queued [MQTT-2.3.1-1] [MQTT-2.3.1-2]. */
+const nextId = () => {
+  do lastId = lastId % 65535 + 1;
+  while (queue.some((e) => e[ID] == lastId));
+  return lastId;
+};
+
 const send = (p: string) => {
-  wrote = 1;
   try {
     socket.write(p);
   } catch (e) {
@@ -83,7 +88,7 @@ const drop = (err?: any) => {
   timer = 0;
   if (!s) return;
   socket = connected = written = 0;
-  // Also stops the parser in the middle of a chunk: nothing more from this link.
+  // Stops the parser, also in the middle of a chunk: nothing more from this link.
   feed();
   s.end();
   tell(0, err);
@@ -95,13 +100,22 @@ const drop = (err?: any) => {
 };
 
 /**
- * Writes what the window allows, in queue order. A written PUBLISH (first byte
- * below 0x40) keeps its DUP form for a resend [MQTT-3.3.1-1] [MQTT-4.4.0-1]; QoS 0
- * leaves the queue once written.
+ * Queues `entry` (when given), then writes what the window allows, in queue order.
+ * The outbox (entries not yet written) is bounded by count and by bytes of encoded
+ * packets: a message that does not fit is refused with an error (named for `op`),
+ * never dropped silently. A written PUBLISH (first byte below 0x40) keeps its DUP
+ * form for a resend [MQTT-3.3.1-1] [MQTT-4.4.0-1]; QoS 0 leaves the queue once written.
  */
-const flush = () => {
-  let entry: Entry;
+const flush = (entry?: Entry, op?: string) => {
+  const maxCount = options.outboxCount || BOARD_OUTBOX_COUNT;
+  const maxBytes = options.outboxBytes || BOARD_OUTBOX_BYTES;
   let p: string;
+  if (entry) {
+    if (queue.length - written >= maxCount || queue.slice(written).reduce((n, e) => n + e[PACKET].length, entry[PACKET].length) > maxBytes) {
+      return tell(entry[CALLBACK], error(op + 'outbox full (' + maxCount + ' messages, ' + maxBytes + ' bytes)'));
+    }
+    queue.push(entry);
+  }
   while (connected && written < queue.length && written < (options.maxInflight || BOARD_MAX_INFLIGHT)) {
     p = (entry = queue[written])[PACKET];
     if (entry[ID]) {
@@ -112,23 +126,6 @@ const flush = () => {
     if (!entry[ID]) tell(entry[CALLBACK]);
   }
 };
-
-/**
- * Queues a packet and writes what the window allows. The outbox (entries not yet
- * written) is bounded by count and by bytes of encoded packets: a message that
- * does not fit is refused with an error, never dropped silently.
- */
-const enqueue = (entry: Entry, op: string) => {
-  const maxCount = options.outboxCount || BOARD_OUTBOX_COUNT;
-  const maxBytes = options.outboxBytes || BOARD_OUTBOX_BYTES;
-  if (queue.length - written >= maxCount || queue.slice(written).reduce((n, e) => n + e[PACKET].length, entry[PACKET].length) > maxBytes) {
-    return tell(entry[CALLBACK], error(op + 'outbox full (' + maxCount + ' messages, ' + maxBytes + ' bytes)'));
-  }
-  queue.push(entry);
-  flush();
-};
-
-const forget = (filter: string) => (subscriptions = subscriptions.filter((s) => s[FILTER] != filter));
 
 /**
  * Each packet from the parser: onPacket(first byte), the packet in head and payload
@@ -151,13 +148,11 @@ const onPacket = (first: number, problem?: string) => {
   let err: any;
   let granted: any;
   heard = 1;
-  if (first == REFUSED) {
-    client.refused++;
-    return tell(0, error(problem!));
-  }
-  if (first == MALFORMED) return drop(error(problem!));
+  // REFUSED (0): counted and told, the link stays; MALFORMED (1): the link goes.
+  if (first <= MALFORMED) return first ? drop(error(problem!)) : (client.refused++, tell(0, error(problem!)));
   if (type == T_CONNACK) {
-    if (code) return drop(error('connack: ' + code + ' ' + CONNACK_TEXT.split(',')[code]));
+    // The reason's words cost RAM on the board: the ESP8266 profile reports the code alone (see README.md).
+    if (code) return drop(error('connack: ' + code + (FEATURE_CONNACK_TEXT ? ' ' + CONNACK_TEXT.split(',')[code] : '')));
     connected = 1;
     attempts = 0;
     if (!(id >> 8)) {
@@ -169,7 +164,8 @@ const onPacket = (first: number, problem?: string) => {
       // unknown, so its callback gets an error instead of a PUBREL the new session has no use for.
       unreleased = [];
       queue = queue.filter((e) => e[PACKET].charCodeAt(0) != PUBREL || void tell(e[CALLBACK], error('publish: session lost')));
-      if (subscriptions.length) queue.unshift([lastId = nextId(queue, lastId), subscribe(SUBSCRIBE, lastId, subscriptions), 0, subscriptions.slice()]);
+      // (The entry may share the array: a SUBACK filters subscriptions into a new one before it pushes.)
+      if (subscriptions.length) queue.unshift([nextId(), packet(SUBSCRIBE, u16(lastId) + subscriptions.map((s) => str(s[FILTER]) + chr(s[QOS])).join('')), 0, subscriptions]);
     }
     flush();
     return client.emit('connect', id > 255);
@@ -177,7 +173,8 @@ const onPacket = (first: number, problem?: string) => {
   if (type == T_PUBLISH) {
     topic = head.substr(2, id);
     packetId = qos && u16at(head, id + 2);
-    if (qos) send(packet(qos > 1 ? PUBREC : PUBACK, u16(packetId)));
+    // PUBACK (0x40) for QoS 1, PUBREC (0x50) for QoS 2.
+    if (qos) send(packet(PUBLISH + 16 * qos, u16(packetId)));
     // Exactly once [MQTT-4.3.3-2]: the id is remembered until PUBREL; a redelivery before
     // that is acknowledged again, not delivered. At most 64 ids (brokers keep far fewer in
     // flight): a peer that never sends PUBREL cannot exhaust memory; the oldest is forgotten.
@@ -205,18 +202,20 @@ const onPacket = (first: number, problem?: string) => {
   if (FEATURE_QOS2 && type == T_PUBREC) return send(entry![PACKET] = packet(PUBREL, u16(id)));
   queue.splice(i, 1);
   written--;
-  if (type == T_SUBACK) {
+  // SUBACK or UNSUBACK: each filter's old subscription goes. SUBACK: a filter granted
+  // (code below 0x80) comes back with its QoS and handler; 0x80: that filter failed, the
+  // others stand. UNSUBACK has no codes: its filters stay gone.
+  if (entry![SUBS]) {
     granted = entry![SUBS]!.map((s, j) => {
       const grant = head.charCodeAt(j + 2);
-      forget(s[FILTER]);
-      // SUBACK 0x80: that filter failed; the others stand.
+      subscriptions = subscriptions.filter((t) => t[FILTER] != s[FILTER]);
       if (grant < 128) subscriptions.push(s);
-      else err = err || error('subscribe: ' + s[FILTER] + ' refused by broker');
+      else if (type == T_SUBACK) err = err || error('subscribe: ' + s[FILTER] + ' refused');
       return grant;
     });
   }
   flush();
-  tell(entry![CALLBACK], err, granted);
+  tell(entry![CALLBACK], err, type == T_SUBACK ? granted : undefined);
 };
 
 /**
@@ -233,13 +232,16 @@ function onLink(this: any, d?: any) {
     // A tick. Silent for a whole tick after a probe: the link is dead.
     if (heard) silentTicks = 0;
     else if (silentTicks++) return drop(error('keepalive timeout'));
-    if (connected && (!wrote || silentTicks)) send(chr(PINGREQ, 0));
-    return (wrote = heard = 0);
+    // A PINGREQ every tick keeps the link inside keepalive whatever else is sent
+    // [MQTT-3.1.2-23] and gets an answer the next tick must hear.
+    if (connected) send(chr(PINGREQ, 0));
+    return (heard = 0);
   }
   if (this != socket) return;
   if (d + '' === d) return feed(d, options.maxPacket || BOARD_MAX_PACKET, onPacket);
   if (d != socket) return drop(d && d.message && d);
-  // Connected: CONNECT (protocol level 4, 3.1.1), then the keepalive tick.
+  // Connected: a fresh parser, CONNECT (protocol level 4, 3.1.1), then the keepalive tick.
+  feed(0);
   will = FEATURE_WILL && options.will;
   flags = options.clean === false ? 0 : 2;
   body = str(options.clientId || '');
@@ -271,11 +273,11 @@ const subscribeOrNot = (filters: any, opts: any, cb: Callback, handler: any, uns
   // An array of filters shares opts.qos; an object maps each filter to its QoS.
   for (key in filters) {
     subs.push(sub = filters instanceof Array ? [filters[key], (opts && opts.qos) || 0, handler] : [key, filters[key], handler]);
-    err = err || check(sub[FILTER], 'filter', 1, sub[QOS]);
+    err = err || check(sub[FILTER], 'filter', sub[QOS]);
   }
   if (err) return tell(cb, error(op + err));
-  if (unsubscribe) subs.forEach((s) => forget(s[FILTER]));
-  enqueue([lastId = nextId(queue, lastId), subscribe(unsubscribe || SUBSCRIBE, lastId, subs), cb, subs], op);
+  // SUBSCRIBE: each filter and its QoS; UNSUBSCRIBE: the filters.
+  flush([nextId(), packet(unsubscribe || SUBSCRIBE, u16(lastId) + subs.map((s) => str(s[FILTER]) + (unsubscribe ? '' : chr(s[QOS]))).join('')), cb, subs], op);
 };
 
 /** The public object: created once, at load; its methods are shared, not per-client closures. */
@@ -284,7 +286,6 @@ const client = {
   refused: 0,
   /** Opens a link, unless one is open; the reconnect timer calls it with `again` set. */
   connect(again?: any) {
-    let event: any;
     ended = 0;
     if (socket) return;
     if (again) {
@@ -294,7 +295,9 @@ const client = {
     silentTicks = 0;
     try {
       socket = options.net.connect(options, onLink);
-      for (event of ['data', 'close', 'error']) socket.on(event, onLink);
+      socket.on('data', onLink);
+      socket.on('close', onLink);
+      socket.on('error', onLink);
     } catch (e) {
       // Linux Espruino throws at once on a refused connection; drop() gets a stand-in
       // socket with a harmless end() and tells, then schedules the next attempt.
@@ -304,11 +307,11 @@ const client = {
   },
   publish(topic: string, payload: any, opts: any, cb: Callback) {
     const qos = (opts = opts || {}).qos || 0;
-    const err = check(topic, 'topic', 0, qos);
+    const err = check(topic, 'topic', qos);
     if (err) return tell(cb, error('publish: ' + err));
     // PUBLISH without DUP (flush() sets it once written): topic, packet id for QoS > 0, payload
     // ([payload] joins as '' for null and undefined, else as the payload's text).
-    enqueue([qos && (lastId = nextId(queue, lastId)), packet(PUBLISH | qos << 1 | +!!opts.retain, str(topic) + (qos ? u16(lastId) : '') + [payload]), cb], 'publish: ');
+    flush([qos && nextId(), packet(PUBLISH | qos << 1 | +!!opts.retain, str(topic) + (qos ? u16(lastId) : '') + [payload]), cb], 'publish: ');
   },
   subscribe: subscribeOrNot,
   unsubscribe(filters: any, cb: Callback) {
@@ -319,7 +322,7 @@ const client = {
     // DISCONNECT makes the broker discard the Will [MQTT-3.14.4-3].
     if (connected) send(chr(DISCONNECT, 0));
     drop();
-    if (cb) cb();
+    tell(cb);
   },
 } as any;
 
@@ -331,7 +334,7 @@ const client = {
 export const create = (opts: any) => {
   let problem = FEATURE_WILL && opts.will;
   problem = opts.password != null && opts.username == null ? 'password without username'
-    : problem && (problem = check(problem.topic, 'topic', 0, problem.qos || 0)) && 'will: ' + problem;
+    : problem && (problem = check(problem.topic, 'topic', problem.qos || 0)) && 'will: ' + problem;
   if (problem) throw error(problem);
   keepalive = (options = opts).keepalive == null ? 60 : options.keepalive;
   return client;

@@ -2,7 +2,7 @@
 // `written` entries are on the wire on this link (the in-flight window), the rest
 // the outbox (offline, or the window is full). An entry keeps its encoded packet,
 // so a resend is a plain write, and a QoS 2 entry simply swaps its PUBLISH for the
-// PUBREL once PUBREC arrives. Inbound QoS 2 ids are kept by client.ts itself.
+// PUBREL once PUBREC arrives. Packet ids and inbound QoS 2 ids are kept by client.ts.
 
 /** What the application passes to be told the outcome: (error or undefined, result). */
 export type Callback = ((err: any, result?: any) => void) | undefined | 0;
@@ -19,10 +19,3 @@ export const ID = 0;
 export const PACKET = 1;
 export const CALLBACK = 2;
 export const SUBS = 3;
-
-/** Next packet id after `last`: 1..65535, never 0, never one still queued [MQTT-2.3.1-1] [MQTT-2.3.1-2]. */
-export const nextId = (queue: Entry[], last: number) => {
-  do last = last % 65535 + 1;
-  while (queue.some((e) => e[ID] == last));
-  return last;
-};

@@ -104,6 +104,20 @@ describe('firmware client: the packets it writes, byte for byte against mqtt-pac
     }), { numRuns: RUNS });
   });
 
+  it('[MQTT-2.3.1-1] [MQTT-2.3.1-2] packet ids run 1..65535 and wrap to 1, never 0, skipping an id still in flight', () => {
+    connected();
+    // Id 1 stays unacknowledged; 2..65535 are acknowledged as they go; then two more.
+    board.eval(`c.publish("t", "x", { qos: 1 });
+      for (var i = 2; i <= 65535; i++) { c.publish("t", "x", { qos: 1 }); deliver("\\x40\\x02" + String.fromCharCode(i >> 8, i & 255)); }
+      c.publish("t", "x", { qos: 1 }); c.publish("t", "x", { qos: 1 });`);
+    // PUBLISH "t": first byte, length, topic length (2), "t", then the id.
+    const ids = written().map((p) => p.charCodeAt(5) << 8 | p.charCodeAt(6));
+    assert.equal(ids.length, 65537);
+    assert.deepEqual(ids.slice(0, 3), [1, 2, 3]);
+    assert.ok(ids.slice(0, 65535).every((id, k) => id === k + 1), 'ids 1..65535 in order');
+    assert.deepEqual(ids.slice(65535), [2, 3], 'after 65535: 1 is still in flight, so 2, then 3');
+  });
+
   it('PUBLISH payloads: a number is sent as its text, null and undefined as nothing', () => {
     connected();
     board.eval('c.publish("t", 21.5); c.publish("t", null); c.publish("t")');
@@ -167,11 +181,11 @@ describe('firmware client: the packets it writes, byte for byte against mqtt-pac
     ]);
   });
 
-  it('PINGREQ on the keepalive tick, DISCONNECT on end()', async () => {
+  it('[MQTT-3.1.2-23] PINGREQ on each keepalive tick (keepalive/2), DISCONNECT on end()', async () => {
     board.eval('fresh({ keepalive: 1 }); c.connect(); opened(); deliver("\\x20\\x02\\x00\\x00");');
     written();
-    // The first tick (0.5 s) follows CONNECT and CONNACK; the second, with nothing written or heard, probes.
-    await new Promise((r) => setTimeout(r, 1200));
+    // A tick every keepalive/2 (0.5 s), each with a PINGREQ.
+    await new Promise((r) => setTimeout(r, 700));
     assert.deepEqual(written(), [gen({ cmd: 'pingreq' })]);
     board.eval('c.end()');
     assert.deepEqual(written(), [gen({ cmd: 'disconnect' })]);

@@ -1,16 +1,20 @@
 // The minified client in a real Espruino interpreter (ESPRUINO_BIN) against a real
 // mosquitto, with MQTT.js as the peer: what the simulator cannot prove about the
-// interpreter (its parser, events, sockets, timers). The board prints one line per
-// event ("@EV name json"); the test drives it over the console.
+// interpreter (its parser, events, sockets, timers, memory). The board boots the
+// image `npm run flash` writes (tools/image.ts), with this test's board script as
+// the app, from flash as a board runs it; it prints one line per event
+// ("@EV name json"); the test drives it over the console.
 // Skipped, with how to enable it, when ESPRUINO_BIN is unset.
 import { strict as assert } from 'assert';
 import mqtt from 'mqtt';
-import { EspruinoSession, startEspruino } from '../../boards/espruino-bin';
+import * as mqttPacket from 'mqtt-packet';
+import { bootEspruino, EspruinoSession, interpreterInfo } from '../../boards/espruino-bin';
+import { boardFiles } from '../../tools/flash';
+import { storageWrites } from '../../tools/image';
 import { Mosquitto } from '../helpers/mosquitto';
 import { espruinoAndMosquitto } from './helpers/espruino-suite';
-import { bundleSource } from './helpers/bundles';
 import { Peer } from './helpers/peer';
-import { interpreterTotal, jsString, relay, typeModule } from './helpers/espruino-memory';
+import { jsString, relay } from './helpers/espruino-memory';
 
 const BIN_PAYLOAD = '\u0000\u0001\u007f\u0080\u00ff';
 
@@ -20,9 +24,10 @@ function boardScript(port: number, extra: string): string {
 var ev = function (name, a, b, c) { console.log("@EV " + name + " " + JSON.stringify([a, b, c])); };
 var text = function (e) { return e && e.message !== undefined ? String(e.message) : String(e); };
 var hex = function (s) { var o = "", i; for (i = 0; i < s.length; i++) o += (256 + s.charCodeAt(i)).toString(16).substr(1); return o; };
+// A big payload is told by its length and a hash: its hex would not fit an ESP8266.
+var sum = function (s) { var h = 0, i; for (i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) & 0xffff; return "len" + s.length + ":" + h; };
 var cb = function (name) { return function (err, x) { ev(name, err ? text(err) : null, x); }; };
-var c, src;
-// Runs once the module has been typed in (typeModule).
+var c;
 var go = function () {
 c = require("mqtt-client").create({ net: require("net"), host: "127.0.0.1", port: ${port}, clientId: "rt-board", keepalive: 10,
   minBackoff: 50, maxBackoff: 200, will: { topic: "rt/will", payload: "gone", qos: 1 }${extra} });
@@ -30,11 +35,10 @@ c.on("connect", function (sp) { ev("connect", sp); });
 c.on("error", function (e) { ev("error", text(e)); });
 c.on("offline", function () { ev("offline"); });
 c.on("reconnect", function () { ev("reconnect"); });
-c.on("message", function (t, p, i) { ev("message", t, hex(p), [i.qos, i.retain, i.dup]); });
+c.on("message", function (t, p, i) { ev("message", t, p.length > 64 ? sum(p) : hex(p), [i.qos, i.retain, i.dup]); });
 c.connect();
 };
-setInterval(function () {}, 1000);
-console.log("@READY");
+go();
 `;
 }
 
@@ -49,7 +53,7 @@ describe('firmware client in a real Espruino interpreter (ESPRUINO_BIN) vs mosqu
   before(async function () {
     ({ bin, mosq } = await espruinoAndMosquitto(this));
     // An ESP8266-sized build has no unicode: the ESP bundle; a stock Linux build: the linux one.
-    board = (await interpreterTotal(bin)) <= 2000 ? 'esp8266' : 'linux';
+    board = (await interpreterInfo(bin)).board;
   });
   afterEach(async () => {
     if (peer) await peer.endAsync(true);
@@ -74,17 +78,13 @@ describe('firmware client in a real Espruino interpreter (ESPRUINO_BIN) vs mosqu
   };
   const waitEvents = (name: string, n = 1): Promise<any[]> => until(`${n} "${name}" event(s)`, () => (events(name).length >= n ? events(name) : null)) as Promise<any[]>;
 
-  /** The interpreter with the board script; the module is typed in once it is ready, then go() runs. */
-  function boot(port: number, extra: string): EspruinoSession {
-    const s = startEspruino({ bin, script: boardScript(port, extra), pretokenise: true, timeoutMs: 60000,
-      onLine: (l) => {
-        if (l === '@READY') typeModule(s, 'mqtt-client', bundleSource(board), 'go()').catch((e) => s.lines.push(`@E typing the module: ${e.message}`));
-      } });
-    return s;
+  /** The board powered up from the image: the module and the board script in Storage, run from flash. */
+  function boot(port: number, extra: string): Promise<EspruinoSession> {
+    return bootEspruino({ bin, writes: storageWrites(boardFiles(board, 'RT', { port }, boardScript(port, extra))), timeoutMs: 60000 });
   }
 
   async function start(port: number, extra = ''): Promise<void> {
-    session = boot(port, extra);
+    session = await boot(port, extra);
     await waitEvents('connect');
   }
 
@@ -171,10 +171,52 @@ describe('firmware client in a real Espruino interpreter (ESPRUINO_BIN) vs mosqu
     }
   });
 
+  /** A PUBLISH of `n` bytes of payload, written in pieces of `piece` bytes as a slow link delivers it. */
+  async function sendInPieces(conn: { raw(b: Buffer): void }, topic: string, n: number, qos: number, id: number, piece: number) {
+    const payload = Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + (i >> 8)) & 255));
+    const bytes = mqttPacket.generate({ cmd: 'publish', topic, payload, qos: qos as 0 | 1, messageId: qos ? id : undefined, retain: false, dup: false });
+    for (let i = 0; i < bytes.length; i += piece) {
+      conn.raw(bytes.subarray(i, i + piece));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    return `len${n}:${[...payload].reduce((h, c) => (h * 31 + c) & 0xffff, 0)}`;
+  }
+
+  it('a 3,000-byte message arriving in 97-byte pieces (maxPacket 4096) is delivered byte-exact and acknowledged', async () => {
+    const scripted = await new Peer().start();
+    try {
+      await start(scripted.port, ', maxPacket: 4096');
+      const want = await sendInPieces(scripted.last, 'big/3000', 3000, 1, 7, 97);
+      const [m] = await waitEvents('message');
+      assert.deepEqual(m, ['big/3000', want, [1, false, false]]);
+      await scripted.until('PUBACK', () => scripted.of('puback').length === 1);
+      assert.deepEqual(events('error'), []);
+    } finally {
+      await scripted.stop();
+    }
+  });
+
+  it('a 20,000-byte message (maxPacket 65536) is refused for free memory or delivered whole; no interpreter error; the next small message is delivered', async () => {
+    const scripted = await new Peer().start();
+    try {
+      await start(scripted.port, ', maxPacket: 65536');
+      const want = await sendInPieces(scripted.last, 'big/20000', 20000, 1, 8, 536);
+      await sendInPieces(scripted.last, 'small', 2, 1, 9, 536);
+      await until('the small message', () => events('message').some((m) => m[0] === 'small'));
+      const big = events('message').filter((m) => m[0] === 'big/20000');
+      if (big.length) assert.deepEqual(big, [['big/20000', want, [1, false, false]]]);
+      else assert.deepEqual(events('error'), [['packet over free memory: 20017 bytes', null, null]]);
+      console.log(`      ${board}: the 20,000-byte message was ${big.length ? 'delivered whole' : 'refused for free memory'}`);
+      assert.equal(events('offline').length, 0, 'the link stayed up');
+    } finally {
+      await scripted.stop();
+    }
+  });
+
   it('nothing listening (the Linux build throws from net.connect): error events and reconnect attempts, never connect or offline, no Uncaught', async () => {
     const link = await relay(1); // a port nothing listens on: the relay's upstream connect fails, the client sees a close
     link.close();
-    session = boot(link.port, '');
+    session = await boot(link.port, '');
     await waitEvents('reconnect', 3);
     assert.ok(events('error').length >= 1);
     assert.equal(events('connect').length, 0);

@@ -54,7 +54,7 @@ describe('reliability: firmware parser under fuzz (minified codec)', () => {
   it('[MQTT-1.5.3-1] [MQTT-1.5.3-2] a PUBLISH whose topic is ill-formed UTF-8 or contains U+0000 is refused (fatal), not delivered', () => {
     for (const topic of [[0x61, 0xff], [0x61, 0xc3, 0x28], [0xed, 0xa0, 0x80], [0x61, 0x00, 0x62]]) {
       const ev: any[] = [];
-      const push = codec.parser(CODEC_MAX, (h: number, b: string) => ev.push(['packet', codec.toPacket(h, b)]), (m: string, fatal: boolean) => ev.push(['error', m, fatal]));
+      const push = codec.parser(CODEC_MAX, (h: number, b: string, pl: string) => ev.push(['packet', codec.toPacket(h, b, pl)]), (m: string, fatal: boolean) => ev.push(['error', m, fatal]));
       push(frame(0x30, [0, topic.length, ...topic, 0x78]).toString('latin1'));
       assert.equal(ev.length, 1);
       assert.equal(ev[0][0], 'error', `refused: ${JSON.stringify(ev)}`);

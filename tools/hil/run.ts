@@ -6,14 +6,16 @@
 import { Command, Option } from 'commander';
 import { loadBoard } from '../../boards/profiles';
 import { ensureBuilt } from './build';
-import { Driver, espruinoDriver, Mode, RunningAgent, serialDriver, simDriver } from './drivers';
+import { Driver, espruinoDriver, Load, Mode, RunningAgent, serialDriver, simDriver } from './drivers';
 import { startLocalHub } from './hub';
 import { SCENARIOS, Scenario } from './scenarios';
 
 export interface HilOptions {
   mode: Mode;
-  /** Board profile for sim and serial (espruino always runs the linux bundle). */
+  /** Board profile for sim and serial (espruino picks the bundle that suits the interpreter). */
   board?: string;
+  /** espruino mode: boot the board image from flash (default), or upload to RAM. */
+  load?: Load;
   only?: string[];
   port?: string;
   baud?: number;
@@ -27,7 +29,7 @@ export interface HilResult { scenario: string; title: string; mode: Mode; board:
 
 export function driverFor(o: HilOptions): Driver {
   if (o.mode === 'sim') return simDriver(o.board ?? 'esp32');
-  if (o.mode === 'espruino') return espruinoDriver();
+  if (o.mode === 'espruino') return espruinoDriver(o.load ?? 'flash');
   if (o.mode === 'serial') return serialDriver(o.board ?? 'esp32', o.port, o.baud ?? 115200);
   throw new Error(`--mode: expected sim, espruino or serial, got ${JSON.stringify(o.mode)}`);
 }
@@ -54,6 +56,7 @@ export async function runHil(o: HilOptions): Promise<HilResult[]> {
     log(`mode ${driver.mode}: skipped: ${skip}`);
     return scenarios.map((s) => ({ scenario: s.name, title: s.title, mode: driver.mode, board: driver.board, status: 'skip', detail: skip, ms: 0 }));
   }
+  await driver.prepare?.(log);
   ensureBuilt([driver.board], log);
   const profile = loadBoard(driver.board);
   const hub = await startLocalHub({ persistent: true, host: o.brokerHost ? '0.0.0.0' : '127.0.0.1' });
@@ -113,6 +116,7 @@ async function main(): Promise<void> {
     .description(`Run the HIL scenarios (${SCENARIOS.map((s) => s.name).join(', ')}) against the host broker on a board: simulated, the Linux interpreter (ESPRUINO_BIN) or a real one on a serial port.`)
     .addOption(new Option('--mode <mode>', 'where the board runs').choices(['sim', 'espruino', 'serial']).default('sim'))
     .addOption(new Option('--board <name>', 'board profile (sim, serial)').choices(['esp32', 'esp8266']).default('esp32'))
+    .addOption(new Option('--load <how>', 'espruino mode: boot the board image from flash (as `npm run flash` writes it), or upload the module and agent to RAM (as pasting into the IDE does)').choices(['flash', 'ram']).default('flash'))
     .option('--only <names>', 'comma-separated scenario names', (v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .option('--port <device>', 'serial mode: the board\'s port, e.g. /dev/ttyUSB0')
     .addOption(new Option('--baud <n>', 'serial mode: speed').argParser(Number).default(115200))

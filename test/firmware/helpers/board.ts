@@ -1,7 +1,7 @@
 // Runs the minified client bundle (dist/<board>/mqtt-client.js) on a simulated
 // board and records every client event in the board's global `log`, so tests can
 // wait for and inspect what the application would see.
-import { createBoard, Board } from '../../../boards/sim';
+import { createBoard, Board, BoardOptions } from '../../../boards/sim';
 import { bundleSource } from './bundles';
 
 export interface ClientBoard {
@@ -24,8 +24,8 @@ export interface ClientBoard {
  * (JS source of an object literal, so it can use require("net") and functions).
  * Events are logged; connect() is not called.
  */
-export function clientBoard(boardName: string, options: string): ClientBoard {
-  const board = createBoard({ board: boardName });
+export function clientBoard(boardName: string, options: string, boardOptions: Partial<BoardOptions> = {}): ClientBoard {
+  const board = createBoard({ ...boardOptions, board: boardName });
   board.addModule('mqtt-client', bundleSource(boardName));
   board.eval(`
     var log = [];

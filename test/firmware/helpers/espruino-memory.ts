@@ -1,11 +1,21 @@
-// Measures the client's RAM in a real Espruino interpreter (ESPRUINO_BIN), the way
-// Espruino's own MQTT module was measured (espruino-facts.md): process.memory().usage
-// (which runs a GC first) above the empty runtime, the module cached with
-// Modules.addCached(name, sourceText), the client connected to a broker on 127.0.0.1.
-// The board script's own functions are all created before the "empty" reading, so
+// Measures a client's RAM in a real Espruino interpreter (ESPRUINO_BIN):
+// process.memory().usage (which runs a GC first) above the empty runtime, the
+// client connected to a broker on 127.0.0.1. Two ways to load the module, as
+// boards get code:
+//   - 'flash': written to Storage (a first run in the same folder), then
+//     require()d: functions keep their code in flash, as on a flashed board;
+//   - 'console': typed at the console as Modules.addCached(name, text), as pasting
+//     into the IDE does: the code text is in RAM (the RAM path).
+// The same harness measures Espruino's own MQTT module (EspruinoDocs
+// modules/MQTT.js) through its own API, for a baseline from the same run. The
+// board script's own functions are all created before the "empty" reading, so
 // only the module and the client are counted.
+import * as fs from 'fs';
 import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
 import { EspruinoSession, runEspruino, startEspruino } from '../../../boards/espruino-bin';
+import { storageWrites } from '../../../tools/image';
 
 export interface MemoryPhase { phase: string; usage: number; total: number; delta: number }
 
@@ -17,11 +27,14 @@ export interface MemoryOptions {
   bin?: string;
   pretokenise?: boolean;
   /**
-   * 'console': the module text is typed at the console as Modules.addCached("mqtt-client", "<text>")
-   * (the Espruino IDE's way, and how the baseline was loaded); 'file': the app file holds it as a
-   * function (espruino-tools' way, see composeApp).
+   * 'flash': the module is a Storage file, require()d (a flashed board); 'console': the module
+   * text is typed at the console as Modules.addCached("mqtt-client", "<text>") (the Espruino IDE's
+   * way: the RAM path); 'file': the app file holds it as a function (espruino-tools' way to RAM,
+   * see composeApp). Default 'console'.
    */
-  upload?: 'console' | 'file';
+  upload?: 'console' | 'file' | 'flash';
+  /** Whose API the module has: ours (default) or Espruino's MQTT module (measured up to connected). */
+  api?: 'ours' | 'espruino';
   publishes?: number;
   reconnects?: number;
   timeoutMs?: number;
@@ -74,6 +87,33 @@ export async function typeModule(s: EspruinoSession, name: string, source: strin
   s.send(`Modules.addCached(${JSON.stringify(name)}, src);src=0;${then}`);
 }
 
+/** The phases each API's script reaches. */
+export const PHASES = {
+  ours: ['empty', 'loaded', 'created', 'connected', 'published10', 'published', 'reconnected2', 'reconnected'],
+  espruino: ['empty', 'loaded', 'created', 'connected'],
+};
+
+/**
+ * The board script for Espruino's MQTT module: require("MQTT").create(server, options),
+ * its 'connected' event; measured up to connected (it does not call publishes back).
+ */
+export function espruinoModuleScript(port: number): string {
+  return `
+var c, mod, phase = 0;
+function out(p) { var m = process.memory(); console.log("@M " + p + " " + m.usage + " " + m.total); }
+function later(f) { setTimeout(f, 30); }
+function onErr(e) { console.log("@E " + (e && e.message || e)); }
+function onConnect() { if (phase == 1) { phase = 2; later(connected); } }
+function connected() { out("connected"); c.disconnect(); later(quit); }
+function create() { c = mod.create("127.0.0.1", { port: ${port}, client_id: "mem", keep_alive: 60 }); later(created); }
+function created() { out("created"); c.on("error", onErr); c.on("connected", onConnect); phase = 1; c.connect(); }
+function loaded() { out("loaded"); later(create); }
+function go() { later(function () { mod = require("mqtt-client"); later(loaded); }); }
+setInterval(function () {}, 1000);
+later(function () { out("empty"); console.log("@READY"); });
+`;
+}
+
 /** The board script: plain ES5, every function created at load so none is counted in a phase. */
 export function memoryScript(port: number, publishes: number, reconnects: number, extra: string): string {
   return `
@@ -118,20 +158,28 @@ later(function () { out("empty"); console.log("@READY"); });
 export async function measureMemory(o: MemoryOptions): Promise<MemoryResult> {
   const publishes = o.publishes ?? 100;
   const reconnects = o.reconnects ?? 20;
+  const api = o.api ?? 'ours';
   const link = await relay(o.port);
-  const viaFile = o.upload === 'file';
-  // 'file': the module is in the app file; go() is called once the empty reading is taken.
-  let script = memoryScript(link.port, publishes, reconnects, o.extra ?? '');
+  const upload = o.upload ?? 'console';
+  const viaFile = upload === 'file';
+  // 'file': the module is in the app file; 'flash': in Storage; go() is called once the empty reading is taken.
+  let script = api === 'espruino' ? espruinoModuleScript(link.port) : memoryScript(link.port, publishes, reconnects, o.extra ?? '');
+  const dir = upload === 'flash' ? fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-mem-')) : undefined;
   try {
+    if (dir) {
+      const w = await runEspruino({ bin: o.bin, dir, script: storageWrites([{ name: 'mqtt-client', data: o.source }]) + 'quit();', timeoutMs: 60000 });
+      if (!w.ok) return { phases: [], lines: w.lines, failures: w.failures, error: `writing the module to Storage failed: ${w.lines.slice(-3).join(' | ')}` };
+    }
     const s = startEspruino({
       bin: o.bin,
+      dir,
       modules: viaFile ? { 'mqtt-client': o.source } : {},
       script,
       pretokenise: o.pretokenise,
       timeoutMs: o.timeoutMs ?? 120000,
       onLine: (l) => {
         if (l.includes('@READY')) {
-          if (viaFile) return s.send('go()');
+          if (upload !== 'console') return s.send('go()');
           typeModule(s, 'mqtt-client', o.source, 'go()').catch((e) => s.lines.push(`@E typing the module: ${e.message}`));
         }
         if (l.includes('@CUT')) setTimeout(() => link.cut(), 20);
@@ -149,13 +197,13 @@ export async function measureMemory(o: MemoryOptions): Promise<MemoryResult> {
       phases.push({ phase: m[1], usage: +m[2], total: +m[3], delta: +m[2] - base });
     }
     const errs = r.lines.filter((l) => l.includes('@E '));
-    const want = ['empty', 'loaded', 'created', 'connected', 'published10', 'published', 'reconnected2', 'reconnected'];
-    const missing = want.filter((w) => !phases.some((p) => p.phase === w));
+    const missing = PHASES[api].filter((w) => !phases.some((p) => p.phase === w));
     const error = r.failures.length ? r.failures.join(' | ') : errs.length ? errs.join(' | ')
       : missing.length ? `phases not reached: ${missing.join(', ')}${r.timedOut ? ' (timed out)' : ''}; last lines: ${r.lines.slice(-6).join(' | ')}` : undefined;
     return { phases, lines: r.lines, failures: r.failures, error };
   } finally {
     link.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -12,7 +12,7 @@ type Ev = ['packet', any] | ['error', string, boolean];
 
 function feed(codec: any, parts: Buffer[]): { events: Ev[]; thrown?: string } {
   const events: Ev[] = [];
-  const push = codec.parser(CODEC_MAX, (h: number, b: string) => events.push(['packet', codec.toPacket(h, b)]), (m: string, fatal: boolean) => events.push(['error', m, fatal]));
+  const push = codec.parser(CODEC_MAX, (h: number, b: string, pl: string) => events.push(['packet', codec.toPacket(h, b, pl)]), (m: string, fatal: boolean) => events.push(['error', m, fatal]));
   try {
     for (const p of parts) push(p.toString('latin1'));
   } catch (e: any) {
