@@ -9,6 +9,7 @@
 // require("Storage").write(name, piece, offset, size), then load(".bootcde"),
 // which resets the interpreter and runs the boot code as a power-up would.
 import * as acorn from 'acorn';
+import * as zlib from 'zlib';
 import { BoardProfile } from '../boards/profiles';
 
 export interface StorageFile { name: string; data: string }
@@ -31,17 +32,43 @@ export function asciiLiteral(value: unknown, unicode: boolean): string {
   return json.replace(/[\u007f-\uffff]+/g, (s) => [...Buffer.from(s, 'utf8')].map((b) => '\\x' + b.toString(16).padStart(2, '0')).join(''));
 }
 
-/** The console commands that write `files` to Storage and then boot .bootcde. Every file must be ASCII. */
-export function imageScript(files: StorageFile[], piece = PIECE): string {
-  let out = '';
+/** One console command of the image: a Storage.write of `file`'s characters [from, to). */
+export interface WriteCommand { file: string; from: number; to: number; text: string }
+
+/** What the board runs once the files are written: reset the interpreter and run the boot code as a power-up would. */
+export const BOOT_COMMAND = 'load(".bootcde");';
+
+/**
+ * The console commands that write `files` to Storage, one line each (the files in
+ * order, each in pieces of `piece` characters), and the command that then boots
+ * .bootcde. Every file must be ASCII.
+ */
+export function imageCommands(files: StorageFile[], piece = PIECE): { writes: WriteCommand[]; boot: string } {
+  const writes: WriteCommand[] = [];
   for (const f of files) {
     const bad = /[^\t\n\r\x20-\x7e]/.exec(f.data);
     if (bad) throw new Error(`image: file "${f.name}" holds ${JSON.stringify(bad[0])} at ${bad.index}: expected ASCII (bundles are ASCII; settings go through asciiLiteral)`);
-    const w = (from: number, extra: string) => `require("Storage").write(${JSON.stringify(f.name)},${JSON.stringify(f.data.slice(from, from + piece))}${extra});\n`;
-    if (f.data.length <= piece) out += w(0, '');
-    else for (let i = 0; i < f.data.length; i += piece) out += w(i, i ? `,${i}` : `,0,${f.data.length}`);
+    const w = (from: number, extra: string) => {
+      const to = Math.min(from + piece, f.data.length);
+      writes.push({ file: f.name, from, to, text: `require("Storage").write(${JSON.stringify(f.name)},${JSON.stringify(f.data.slice(from, to))}${extra});` });
+    };
+    if (f.data.length <= piece) w(0, '');
+    else for (let i = 0; i < f.data.length; i += piece) w(i, i ? `,${i}` : `,0,${f.data.length}`);
   }
-  return out + 'load(".bootcde");\n';
+  return { writes, boot: BOOT_COMMAND };
+}
+
+/** The image as one script: the console commands that write `files` to Storage and then boot .bootcde. */
+export function imageScript(files: StorageFile[], piece = PIECE): string {
+  const { writes, boot } = imageCommands(files, piece);
+  return writes.map((w) => w.text + '\n').join('') + boot + '\n';
+}
+
+/** What the board must hold for each file: its length and CRC-32 (the checksum Espruino's E.CRC32 computes over a string's bytes). */
+export interface FileDigest { name: string; length: number; crc32: number }
+
+export function fileDigest(f: StorageFile): FileDigest {
+  return { name: f.name, length: f.data.length, crc32: zlib.crc32(Buffer.from(f.data, 'latin1')) };
 }
 
 /** Storage bytes the files take on the board. */
