@@ -71,6 +71,9 @@ export function fileDigest(f: StorageFile): FileDigest {
   return { name: f.name, length: f.data.length, crc32: zlib.crc32(Buffer.from(f.data, 'latin1')) };
 }
 
+/** A CRC-32 as people compare them: 0x and 8 hex digits. */
+export const crcText = (crc32: number) => '0x' + (crc32 >>> 0).toString(16).padStart(8, '0');
+
 /** Storage bytes the files take on the board. */
 export function storageBytes(files: StorageFile[]): number {
   return files.reduce((n, f) => n + f.data.length + FILE_OVERHEAD, 0);
