@@ -1,18 +1,19 @@
 // `npm run flash -- --board esp32 --port /dev/ttyUSB0`: uploads the built app to
-// a real board with espruino-tools (the `espruino` npm package), as the board
-// image of tools/image.ts: the mqtt-client module as the Storage file
-// "mqtt-client" and `var CONFIG=...;` + dist/<board>/telemetry.js as ".bootcde",
-// both run from flash at every boot. `--out <file>` writes the exact image it
-// would send (no device needed); the HIL runner and the real-interpreter tests
-// boot the same image. Serial setup and troubleshooting: docs/boards.md.
-import { spawn } from 'child_process';
+// a real board as the board image of tools/image.ts: the mqtt-client module as the
+// Storage file "mqtt-client" and `var CONFIG=...;` + dist/<board>/telemetry.js as
+// ".bootcde", both run from flash at every boot. The upload (tools/upload/) goes
+// through espruino-tools' port layer, shows progress, reads each file's length and
+// CRC-32 back from the board, boots the app and watches it for a moment; it says
+// "done" only when all of that worked, and otherwise exits non-zero saying what
+// failed. `--out <file>` writes the exact image (no device needed); the HIL runner
+// and the real-interpreter tests boot the same image. Serial setup and
+// troubleshooting: docs/boards.md.
 import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadBoard } from '../boards/profiles';
-import { bundleFile, ensureBuilt, ROOT } from './hil/build';
-import { asciiLiteral, imageFit, imageScript, StorageFile } from './image';
+import { bundleFile, ensureBuilt } from './hil/build';
+import { asciiLiteral, crcText, imageFit, imageScript, StorageFile } from './image';
+import { UploadError, UploadEvent, uploadImage } from './upload';
 
 export interface FlashOptions {
   board: string;
@@ -24,6 +25,8 @@ export interface FlashOptions {
   host?: string;
   mqttPort?: number;
   interval?: number;
+  /** ms to listen to the board after boot (default 3000). */
+  watchMs?: number;
 }
 
 /** The board's CONFIG: a JSON file of the user's, then environment, then flags (later wins). Never from the repository. */
@@ -73,14 +76,6 @@ export function telemetryFiles(board: string, cfg: Record<string, unknown>): Sto
   return boardFiles(board, 'CONFIG', cfg, fs.readFileSync(bundleFile(board, 'telemetry'), 'utf8'));
 }
 
-/** What espruino-tools needs to know about the board without asking it: the modules built into the firmware. */
-function boardJson(board: string): object {
-  const p = loadBoard(board);
-  const builtin = ['net', 'http', 'crypto', 'neopixel'].concat(p.wifi ? ['Wifi'] : [], p.storage ? ['Storage', 'Flash'] : [], p.tls ? ['tls'] : []);
-  // VERSION: Espruino 2v29 (Storage uploads need 1v96 or later); a connected board reports its own.
-  return { info: { name: board.toUpperCase(), builtin_modules: builtin }, BOARD: board.toUpperCase(), VERSION: '2v29', VERSION_MAJOR: 2, VERSION_MINOR: 29 };
-}
-
 /** The image's size against the board: one line to show, or an error naming what does not fit. */
 export function checkFit(board: string, files: StorageFile[]): string {
   const fit = imageFit(files, loadBoard(board));
@@ -88,64 +83,98 @@ export function checkFit(board: string, files: StorageFile[]): string {
   return `fits ${board}: Storage ${fit.storage.need} of ${fit.storage.have} bytes; RAM about ${fit.ram.code} vars of code + ${fit.ram.runtime} runtime and state + ${fit.ram.margin} inbound margin of ${fit.ram.have}`;
 }
 
-export async function runFlash(o: FlashOptions, say: (line: string) => void = console.log): Promise<void> {
+/** The warnings for a CONFIG that will not get the board online by itself. */
+export function configWarnings(board: string, cfg: Record<string, unknown>): string[] {
+  const profile = loadBoard(board);
+  if (!profile.wifi || cfg.wifi) return [];
+  return [`no Wi-Fi settings given (${profile.wifi.ssidEnv} / ${profile.wifi.passwordEnv}, or "wifi" in --config): the app will not bring Wi-Fi up, ` +
+    `and reaches the broker only if the ${board} joins a network by itself (e.g. one saved with require("Wifi").save())`];
+}
+
+/** One line for the user per upload event (progress, verification, the board's own output), or null. */
+export function describeEvent(ev: UploadEvent, o: { port: string; baud: number; board: string }): string | null {
+  switch (ev.e) {
+    case 'stage':
+      return {
+        open: `opening ${o.port}${o.port.startsWith('tcp://') ? '' : ` at ${o.baud} baud`}`,
+        connect: 'connected; asking the board what it is',
+        stop: 'stopping what the board runs (reset())',
+        upload: 'uploading',
+        verify: 'verifying: reading back each file\'s length and CRC-32',
+        boot: 'booting .bootcde (load())',
+      }[ev.stage];
+    case 'board':
+      return `board: ${ev.board}, Espruino ${ev.version}${ev.board.toLowerCase().startsWith(o.board) ? '' : ` (warning: the image is built for ${o.board})`}`;
+    case 'progress':
+      return `  ${ev.file}: ${ev.sent}/${ev.length} B (${Math.floor((100 * ev.sent) / ev.length)}%)`;
+    case 'verified':
+      return `  ${ev.file}: ${ev.length} B, CRC-32 ${crcText(ev.crc32)}: matches the image`;
+    case 'console':
+      return `  board> ${ev.line.length > 200 ? ev.line.slice(0, 200) + '...' : ev.line}`;
+    default:
+      return null;
+  }
+}
+
+export async function runFlash(o: FlashOptions, say: (line: string) => void = console.log, warn: (line: string) => void = console.error): Promise<void> {
   if (!o.port && !o.out) throw new Error('give --port <serial device> to upload, or --out <file> to write the code only');
   const cfg = buildConfig(o);
+  for (const w of configWarnings(o.board, cfg)) warn(`warning: ${w}`);
   ensureBuilt([o.board], say);
   const files = telemetryFiles(o.board, cfg);
   say(`image: ${files.map((f) => `${f.name} ${f.data.length} B`).join(' + ')} (CONFIG for device "${cfg.id}"); ${checkFit(o.board, files)}`);
-  const image = imageScript(files);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-flash-'));
-  try {
-    if (o.out) {
-      // It holds credentials: readable by its owner only.
-      fs.writeFileSync(o.out, image, { mode: 0o600 });
-      fs.chmodSync(o.out, 0o600);
-      say(`wrote ${o.out} (${image.length} B)${cfg.wifi || cfg.password ? ' - it contains your Wi-Fi/MQTT credentials: keep it out of the repository' : ''}`);
-    }
-    if (!o.port) return;
-    const app = path.join(tmp, 'image.js');
-    fs.writeFileSync(app, image, { mode: 0o600 });
-    fs.writeFileSync(path.join(tmp, 'board.json'), JSON.stringify(boardJson(o.board)));
-    const cli = path.join(path.dirname(require.resolve('espruino/package.json')), 'bin', 'espruino-cli.js');
-    // The image is final: espruino-tools' minifier, pretokeniser and module loader stay out of it,
-    // so the board runs the very bytes the simulator and the tests run.
-    const args = [cli, '--board', path.join(tmp, 'board.json'), '--config', 'MODULE_MINIFICATION_LEVEL=', '--config', 'MINIFICATION_LEVEL=',
-      '--config', 'PRETOKENISE=0', '--no-ble', '-p', o.port, '-b', String(o.baud), app];
-    say(`uploading to ${o.port} at ${o.baud} baud`);
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['inherit', 'pipe', 'pipe'] });
-      const relay = (d: Buffer) => {
-        for (const line of d.toString().split('\n')) if (line.trim() && !/NODE_TLS_REJECT|trace-warnings/.test(line)) say(`  ${line}`);
-      };
-      p.stdout.on('data', relay);
-      p.stderr.on('data', relay);
-      p.on('error', reject);
-      p.on('close', resolve);
-    });
-    if (code !== 0) throw new Error(`espruino-tools exited with code ${code}`);
-    say(`done: the app is saved in ${o.board}'s flash (.bootcde) and runs at every boot; watch it with: npx espruino -p ${o.port} -b ${o.baud}`);
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+  if (o.out) {
+    const image = imageScript(files);
+    // It holds credentials: readable by its owner only.
+    fs.writeFileSync(o.out, image, { mode: 0o600 });
+    fs.chmodSync(o.out, 0o600);
+    say(`wrote ${o.out} (${image.length} B)${cfg.wifi || cfg.password ? ' - it contains your Wi-Fi/MQTT credentials: keep it out of the repository' : ''}`);
   }
+  if (!o.port) return;
+  const port = o.port;
+  try {
+    await uploadImage({
+      port, baud: o.baud, files, watchMs: o.watchMs,
+      onEvent: (ev) => { const line = describeEvent(ev, { port, baud: o.baud, board: o.board }); if (line) say(line); },
+    });
+  } catch (err: any) {
+    throw new Error(err instanceof UploadError ? `upload to ${port} failed (${err.stage}): ${err.message}` : err.message, { cause: err });
+  }
+  const watched = (o.watchMs ?? 3000) / 1000;
+  say(`done: the app is saved in ${o.board}'s flash (.bootcde, run at every boot), verified byte for byte, and booted${watched ? ` (no error in its first ${watched} s)` : ''}; ` +
+    `watch it with: npx espruino -p ${port}${port.startsWith('tcp://') ? '' : ` -b ${o.baud}`}`);
 }
 
 async function main(): Promise<void> {
   const program = new Command('npm run flash --')
-    .description('Upload the telemetry app (the mqtt-client module and your CONFIG + the app, as Storage files run from flash at every boot) to a board over a serial port with espruino-tools. See docs/boards.md.')
+    .description('Upload the telemetry app (the mqtt-client module and your CONFIG + the app, as Storage files run from flash at every boot) to a board ' +
+      'over a serial port with espruino-tools, with progress; then read each file\'s length and CRC-32 back from the board, boot the app and watch it. ' +
+      'Prints "done" only when all of that worked; otherwise exits non-zero saying what failed. See docs/boards.md.')
     .addOption(new Option('--board <name>', 'board profile').choices(['esp32', 'esp8266']).default('esp32'))
-    .option('--port <device>', 'serial port of the board, e.g. /dev/ttyUSB0 (Linux), /dev/cu.usbserial-0001 (macOS), COM3 (Windows)')
+    .option('--port <device>', 'serial port of the board, e.g. /dev/ttyUSB0 (Linux), /dev/cu.usbserial-0001 (macOS), COM3 (Windows); or tcp://host:port for a telnet console')
     .addOption(new Option('--baud <n>', 'serial speed').argParser((v) => { const n = Number(v); if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a baud rate'); return n; }).default(115200))
-    .option('--out <file>', 'write the exact image that would be sent to this file, mode 0600 (no device needed); with --port, both')
+    .option('--out <file>', 'write the image (the console commands that write its Storage files and boot it) to this file, mode 0600 (no device needed); with --port, both')
     .option('--config <file>', 'JSON file with the board CONFIG (id, host, port, interval, buffer, keepalive, username, password, wifi) - keep it outside the repository')
     .option('--id <id>', 'device id (or DEVICE_ID)')
     .option('--host <addr>', 'broker address as the board sees it (or MQTT_HOST)')
     .addOption(new Option('--mqtt-port <n>', 'broker port (or MQTT_PORT; default 1883)').argParser((v) => Number(v)))
     .addOption(new Option('--interval <ms>', 'ms between readings').argParser((v) => Number(v)))
-    .addHelpText('after', '\nEnvironment: DEVICE_ID, MQTT_HOST, MQTT_PORT, MQTT_USERNAME, MQTT_PASSWORD, WIFI_SSID, WIFI_PASSWORD.')
+    .addOption(new Option('--watch <s>', 'seconds to show what the board prints after it boots the app (an app that dies there fails the flash)')
+      .argParser((v) => { const n = Number(v); if (!(n >= 0)) throw new InvalidArgumentError('expected seconds'); return n; }).default(3))
+    .addHelpText('after', [
+      '',
+      'Environment: DEVICE_ID, MQTT_HOST, MQTT_PORT, MQTT_USERNAME, MQTT_PASSWORD, WIFI_SSID, WIFI_PASSWORD',
+      '(a board with Wi-Fi and no Wi-Fi settings gets a warning).',
+      '',
+      'With --port, the steps: open the port; connect (ask the board what it is); stop its app (reset());',
+      'upload (each Storage.write acknowledged, with progress); verify (each file\'s length and E.CRC32);',
+      'boot (load(".bootcde"), then --watch seconds of its output).',
+      'Exit status 0 after "done"; 1 when a step fails, with "flash: upload to <port> failed (<step>): <why>".',
+    ].join('\n'))
     .showHelpAfterError('(run with --help for usage)');
   program.parse(process.argv);
-  await runFlash(program.opts() as FlashOptions);
+  const opts = program.opts();
+  await runFlash({ ...opts, watchMs: opts.watch * 1000 } as FlashOptions);
 }
 
 if (require.main === module) {

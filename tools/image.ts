@@ -9,6 +9,7 @@
 // require("Storage").write(name, piece, offset, size), then load(".bootcde"),
 // which resets the interpreter and runs the boot code as a power-up would.
 import * as acorn from 'acorn';
+import * as zlib from 'zlib';
 import { BoardProfile } from '../boards/profiles';
 
 export interface StorageFile { name: string; data: string }
@@ -31,26 +32,51 @@ export function asciiLiteral(value: unknown, unicode: boolean): string {
   return json.replace(/[\u007f-\uffff]+/g, (s) => [...Buffer.from(s, 'utf8')].map((b) => '\\x' + b.toString(16).padStart(2, '0')).join(''));
 }
 
-/** The image's last command: reset and run the boot code, as at power-up. */
-export const BOOT = 'load(".bootcde");\n';
+/** One console command of the image: a Storage.write of `file`'s characters [from, to). */
+export interface WriteCommand { file: string; from: number; to: number; text: string }
 
-/** The board image: the console commands that write `files` to Storage, then BOOT. */
-export function imageScript(files: StorageFile[], piece = PIECE): string {
-  return storageWrites(files, piece) + BOOT;
-}
+/** What the board runs once the files are written: reset the interpreter and run the boot code as a power-up would. */
+export const BOOT_COMMAND = 'load(".bootcde");';
 
-/** The console commands that write `files` to Storage, in pieces (JSON string literals). Every file must be ASCII. */
-export function storageWrites(files: StorageFile[], piece = PIECE): string {
-  let out = '';
+/**
+ * The console commands that write `files` to Storage, one line each (the files in
+ * order, each in pieces of `piece` characters), and the command that then boots
+ * .bootcde. Every file must be ASCII.
+ */
+export function imageCommands(files: StorageFile[], piece = PIECE): { writes: WriteCommand[]; boot: string } {
+  const writes: WriteCommand[] = [];
   for (const f of files) {
     const bad = /[\u007f-\uffff]/.exec(f.data);
     if (bad) throw new Error(`image: file "${f.name}" holds ${JSON.stringify(bad[0])} at ${bad.index}: expected ASCII (bundles are ASCII; settings go through asciiLiteral)`);
-    const w = (from: number, extra: string) => `require("Storage").write(${JSON.stringify(f.name)},${JSON.stringify(f.data.slice(from, from + piece))}${extra});\n`;
-    if (f.data.length <= piece) out += w(0, '');
-    else for (let i = 0; i < f.data.length; i += piece) out += w(i, i ? `,${i}` : `,0,${f.data.length}`);
+    const w = (from: number, extra: string) => {
+      const to = Math.min(from + piece, f.data.length);
+      writes.push({ file: f.name, from, to, text: `require("Storage").write(${JSON.stringify(f.name)},${JSON.stringify(f.data.slice(from, to))}${extra});` });
+    };
+    if (f.data.length <= piece) w(0, '');
+    else for (let i = 0; i < f.data.length; i += piece) w(i, i ? `,${i}` : `,0,${f.data.length}`);
   }
-  return out;
+  return { writes, boot: BOOT_COMMAND };
 }
+
+/** The image as one script: the console commands that write `files` to Storage and then boot .bootcde. */
+export function imageScript(files: StorageFile[], piece = PIECE): string {
+  return storageWrites(files, piece) + BOOT_COMMAND + '\n';
+}
+
+/** The image's Storage writes alone, as one script (a board then boots by power-up, or by BOOT_COMMAND). */
+export function storageWrites(files: StorageFile[], piece = PIECE): string {
+  return imageCommands(files, piece).writes.map((w) => w.text + '\n').join('');
+}
+
+/** What the board must hold for each file: its length and CRC-32 (the checksum Espruino's E.CRC32 computes over a string's bytes). */
+export interface FileDigest { name: string; length: number; crc32: number }
+
+export function fileDigest(f: StorageFile): FileDigest {
+  return { name: f.name, length: f.data.length, crc32: zlib.crc32(Buffer.from(f.data, 'latin1')) };
+}
+
+/** A CRC-32 as people compare them: 0x and 8 hex digits. */
+export const crcText = (crc32: number) => '0x' + (crc32 >>> 0).toString(16).padStart(8, '0');
 
 /** Storage bytes the files take on the board. */
 export function storageBytes(files: StorageFile[]): number {
