@@ -8,6 +8,7 @@ import { Broker, type Logger } from './broker';
 import type { HubConfig } from './config';
 import { Control, createControl } from './control/control';
 import { ControlServer, startControlServer } from './control/http-server';
+import { DATA_FILES, lockDataDir, openDataFile, prepareDataDir } from './data-dir';
 import { RouteManager } from './routes/manager';
 import { AuthFailureThrottle } from './security/auth-throttle';
 import { HubCA } from './security/ca';
@@ -47,10 +48,13 @@ function tlsHosts(host: string): string[] {
 export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): Promise<RunningHub> {
   const log = opts.logger ?? silent;
   const dataDir = path.resolve(cfg.dataDir ?? DEFAULT_DATA_DIR);
-  fs.mkdirSync(dataDir, { recursive: true });
-  const registry = new DeviceRegistry({ dataDir });
-  const cleanups: (() => unknown)[] = [() => registry.close()];
+  prepareDataDir(dataDir);
+  // One hub per data dir: two would each think they own the sessions.
+  const lock = lockDataDir(dataDir);
+  const cleanups: (() => unknown)[] = [() => lock.release()];
   try {
+    const registry = openDataFile(path.join(dataDir, DATA_FILES.devices), () => new DeviceRegistry({ dataDir }));
+    cleanups.unshift(() => registry.close());
     for (const d of cfg.devices) registry.upsert(d);
     // The throttle reports through the broker, which exists only below.
     const sink: { broker?: Broker } = {};
@@ -61,17 +65,18 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
       log.warn({ dataDir }, 'no enabled devices and anonymous access is off: every client will be refused (add one with `host-broker devices add`, or pass --allow-anonymous)');
     }
 
-    const store = cfg.memory ? new MemoryStore() : new SqliteStore({ dataDir });
+    const store = cfg.memory ? new MemoryStore() : openDataFile(path.join(dataDir, DATA_FILES.store), () => new SqliteStore({ dataDir, file: DATA_FILES.store }));
     const broker = new Broker({ store, hooks: [throttle, security], limits: cfg.limits, events: cfg.events, logger: log });
     security.attach(broker);
     sink.broker = broker;
     cleanups.unshift(() => broker.close());
 
     // Always there (an empty manager costs two tables), so routes can be added through the control API.
-    const routes = new RouteManager({
-      routes: cfg.routes, queue: cfg.memory ? ':memory:' : path.join(dataDir, 'routes.db'),
+    const routesFile = path.join(dataDir, DATA_FILES.routes);
+    const routes = openDataFile(routesFile, () => new RouteManager({
+      routes: cfg.routes, queue: cfg.memory ? ':memory:' : routesFile,
       report: (ev) => broker.hubEvent(ev), eventsPrefix: broker.events.prefix,
-    });
+    }));
     cleanups.unshift(() => routes.close());
     broker.addHooks(routes.hooks);
     routes.start();

@@ -4,6 +4,7 @@
 // open networks. Endpoints: see README.md next to this file.
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import { listenError } from '../listen-error';
 import { RouteConfigError } from '../routes/config';
 import type { DeadLetter } from '../routes/queue';
 import type { DeviceSecurity } from '../security/device-security';
@@ -267,8 +268,9 @@ export async function startControlServer(control: Control, opts: ControlServerOp
   server.headersTimeout = 10_000;
   server.requestTimeout = 0; // long polls (POST /messages/wait) may take up to their timeoutMs
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    const fail = (err: NodeJS.ErrnoException) => reject(listenError('control', opts.host ?? '127.0.0.1', opts.port ?? 0, err));
+    server.once('error', fail);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => { server.off('error', fail); resolve(); });
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
