@@ -41,6 +41,8 @@ export interface HubConfig {
   events: { enabled?: boolean; prefix?: string };
   routes: RouteConfig[];
   log: LogConfig;
+  /** prometheus: GET /metrics on the control listener (default true); sysInterval: seconds between $SYS updates, 0 = none (default 10). */
+  metrics: { prometheus?: boolean; sysInterval?: number };
   /** Failed-login throttle per remote address; maxFailures 0 turns it off. */
   authThrottle: { maxFailures?: number; windowMs?: number; blockMs?: number };
 }
@@ -98,8 +100,8 @@ function resolveFrom(baseDir: string | undefined, p: string | undefined): string
 /** Validate a parsed config object. `baseDir` resolves relative paths (the config file's directory). */
 export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
   const o = obj(raw ?? {}, 'config');
-  onlyKeys(o, 'config', ['listeners', 'control', 'dataDir', 'memory', 'allowAnonymous', 'devices', 'filters', 'limits', 'events', 'routes', 'log', 'authThrottle']);
-  const cfg: HubConfig = { listeners: {}, devices: [], filters: {}, limits: {}, events: {}, routes: [], log: {}, authThrottle: {} };
+  onlyKeys(o, 'config', ['listeners', 'control', 'dataDir', 'memory', 'allowAnonymous', 'devices', 'filters', 'limits', 'events', 'routes', 'log', 'authThrottle', 'metrics']);
+  const cfg: HubConfig = { listeners: {}, devices: [], filters: {}, limits: {}, events: {}, routes: [], log: {}, authThrottle: {}, metrics: {} };
 
   if (o.listeners !== undefined) {
     const l = obj(o.listeners, 'listeners');
@@ -197,6 +199,14 @@ export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
       if (v === undefined) continue;
       cfg.authThrottle[k] = intIn(v, `authThrottle.${k}`, 0, 86_400_000);
     }
+  }
+
+  if (o.metrics !== undefined) {
+    const m = obj(o.metrics, 'metrics');
+    onlyKeys(m, 'metrics', ['prometheus', 'sysInterval']);
+    const prometheus = optBool(m, 'prometheus', 'metrics');
+    if (prometheus !== undefined) cfg.metrics.prometheus = prometheus;
+    if (m.sysInterval !== undefined) cfg.metrics.sysInterval = intIn(m.sysInterval, 'metrics.sysInterval', 0, 86_400);
   }
 
   if (o.log !== undefined) {

@@ -9,6 +9,9 @@ import type { HubConfig } from './config';
 import { Control, createControl } from './control/control';
 import { ControlServer, startControlServer } from './control/http-server';
 import { DATA_FILES, lockDataDir, openDataFile, prepareDataDir } from './data-dir';
+import { HubMetrics } from './metrics/hub-metrics';
+import { serveMetrics } from './metrics/http';
+import { SysTopics } from './metrics/sys-topics';
 import { RouteManager } from './routes/manager';
 import { AuthFailureThrottle } from './security/auth-throttle';
 import { HubCA } from './security/ca';
@@ -17,11 +20,14 @@ import { DeviceSecurity } from './security/device-security';
 import type { ListenOptions } from './server';
 import { MemoryStore } from './store/memory';
 import { SqliteStore } from './store/sqlite';
+import { HUB_VERSION } from './version';
 
 export const DEFAULT_DATA_DIR = '.hub-data';
 export const DEFAULT_HOST = '127.0.0.1';
 /** The control API's port when `start --control-port` is given without one, and where `routes ...` commands look. */
 export const DEFAULT_CONTROL_PORT = 8081;
+/** Seconds between $SYS updates unless metrics.sysInterval says otherwise (Mosquitto's sys_interval default). */
+export const DEFAULT_SYS_INTERVAL = 10;
 
 export interface RunningHub {
   broker: Broker;
@@ -31,6 +37,9 @@ export interface RunningHub {
   control?: Control;
   controlServer?: ControlServer;
   routes: RouteManager;
+  /** Prometheus metrics and what $SYS reads; other forwarders add their backlogs here (metrics.addBacklog). */
+  metrics: HubMetrics;
+  sysTopics?: SysTopics;
   ports: { tcp?: number; tls?: number; ws?: number; control?: number };
   dataDir: string;
   close(): Promise<void>;
@@ -81,6 +90,20 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
     broker.addHooks(routes.hooks);
     routes.start();
 
+    const metrics = new HubMetrics(broker, { version: HUB_VERSION });
+    cleanups.unshift(() => metrics.close());
+    metrics.addBacklog({ kind: 'route', list: () => routes.list().map((r) => ({ name: r.name, messages: r.queueDepth, deadLetters: r.deadLetters })) });
+    const prometheus = cfg.metrics.prometheus !== false && !!cfg.control;
+    if (prometheus && store instanceof SqliteStore) store.onCommit = (s) => metrics.observeCommit(s);
+    let sysTopics: SysTopics | undefined;
+    const sysInterval = cfg.metrics.sysInterval ?? DEFAULT_SYS_INTERVAL;
+    if (sysInterval > 0) {
+      const sys = new SysTopics(broker, metrics, { interval: sysInterval, version: HUB_VERSION });
+      sys.start();
+      cleanups.unshift(() => sys.stop());
+      sysTopics = sys;
+    }
+
     const listen: ListenOptions = {};
     const l = cfg.listeners;
     if (l.tcp) listen.tcp = { port: l.tcp.port, host: l.tcp.host ?? DEFAULT_HOST };
@@ -110,6 +133,7 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
       control = createControl(broker, { routes });
       controlServer = await startControlServer(control, { port: cfg.control.port, host: cfg.control.host ?? DEFAULT_HOST, security });
       ports.control = controlServer.port;
+      if (prometheus) serveMetrics(controlServer, metrics);
       const c = control; const s = controlServer;
       cleanups.unshift(() => c.close());
       cleanups.unshift(() => s.close());
@@ -117,7 +141,7 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
 
     let closing: Promise<void> | undefined;
     return {
-      broker, registry, security, throttle, control, controlServer, routes, ports, dataDir,
+      broker, registry, security, throttle, control, controlServer, routes, metrics, sysTopics, ports, dataDir,
       close() {
         if (!closing) closing = runAll(cleanups);
         return closing;
