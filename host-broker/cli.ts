@@ -8,6 +8,7 @@ import { checkPort, ConfigError, HubConfig, loadConfigFile, LOG_LEVELS, validate
 import { HubCA } from './security/ca';
 import { Device, DeviceInput, DeviceRegistry } from './security/device-registry';
 import { parseTopicPolicy, TopicPolicy } from './security/topic-policy';
+import { addBackupCommands } from './cli-backup';
 import { addRoutesCommands } from './cli-routes';
 import { DATA_FILES, openDataFile } from './data-dir';
 import { createHubLogger, LOG_FORMATS, type LogFormat } from './log';
@@ -241,6 +242,7 @@ export function buildProgram(): Command {
     });
 
   addRoutesCommands(program);
+  addBackupCommands(program);
   return program;
 }
 
