@@ -10,6 +10,7 @@ import { Device, DeviceInput, DeviceRegistry } from './security/device-registry'
 import { parseTopicPolicy, TopicPolicy } from './security/topic-policy';
 import { addBackupCommands } from './cli-backup';
 import { addRoutesCommands } from './cli-routes';
+import { addServiceCommands } from './cli-service';
 import { DATA_FILES, openDataFile } from './data-dir';
 import { createHubLogger, LOG_FORMATS, type LogFormat } from './log';
 import { DEFAULT_CONTROL_PORT, DEFAULT_DATA_DIR, DEFAULT_HOST, startHub } from './start-hub';
@@ -243,6 +244,7 @@ export function buildProgram(): Command {
 
   addRoutesCommands(program);
   addBackupCommands(program);
+  addServiceCommands(program);
   return program;
 }
 
