@@ -9,10 +9,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { type HubConfig, loadConfigFile, validateConfig } from './config';
 import { DEFAULT_LIMITS } from './broker';
+import { FD_RESERVE } from './fd-limit';
 
 export const DEFAULT_SERVICE_NAME = 'host-broker';
-/** File descriptors beyond one per connection: databases (+WAL, SHM), listeners, route targets, stdio, libuv. */
-export const FD_RESERVE = 256;
 /** The first line of every unit this command writes; uninstall removes only such units. */
 export const UNIT_MARK = '# Written by `host-broker service install`';
 

@@ -4,11 +4,12 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Broker, type Logger } from './broker';
+import { Broker, DEFAULT_LIMITS, type Logger } from './broker';
 import type { HubConfig } from './config';
 import { Control, createControl } from './control/control';
 import { ControlServer, startControlServer } from './control/http-server';
 import { DATA_FILES, lockDataDir, openDataFile, prepareDataDir } from './data-dir';
+import { fdLimitWarning } from './fd-limit';
 import { HubMetrics } from './metrics/hub-metrics';
 import { serveMetrics } from './metrics/http';
 import { SysTopics } from './metrics/sys-topics';
@@ -73,6 +74,10 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
     if (!security.allowAnonymous && registry.list().every((d) => !d.enabled)) {
       log.warn({ dataDir }, 'no enabled devices and anonymous access is off: every client will be refused (add one with `host-broker devices add`, or pass --allow-anonymous)');
     }
+
+    const maxConnections = cfg.limits.maxConnections ?? DEFAULT_LIMITS.maxConnections;
+    const fdWarning = fdLimitWarning(maxConnections);
+    if (fdWarning) log.warn({ maxConnections }, fdWarning);
 
     const store = cfg.memory ? new MemoryStore() : openDataFile(path.join(dataDir, DATA_FILES.store), () => new SqliteStore({ dataDir, file: DATA_FILES.store }));
     const broker = new Broker({ store, hooks: [throttle, security], limits: cfg.limits, events: cfg.events, logger: log });

@@ -10,8 +10,9 @@ import * as os from 'os';
 import * as path from 'path';
 import mqtt from 'mqtt';
 import { validateConfig } from '../../host-broker/config';
+import { fdLimitWarning, openFileLimit } from '../../host-broker/fd-limit';
 import { checkServiceOptions, defaultServiceOptions, execArg, renderUnit, splitExecStart, UNIT_MARK } from '../../host-broker/service';
-import { runCli } from './run-cli';
+import { BIN, runCli } from './run-cli';
 
 /** `Key=value` lines of a unit (last one wins), and every ExecStart. */
 function unitKeys(text: string): Map<string, string> {
@@ -151,6 +152,27 @@ describe('service: host-broker as a systemd unit', function () {
     assert.throws(() => checkServiceOptions({ ...o, name: 'Hub!' }), /^Error: --name: expected 1-31 of a-z 0-9 -/);
     assert.throws(() => checkServiceOptions({ ...o, configFile: 'hub.json' }), /^Error: --config: expected an absolute path/);
     assert.throws(() => renderUnit({ ...o, dataDir: '/home/x' }, validateConfig({})), /under \/home/);
+  });
+
+  it('a hub whose open-file limit is below limits.maxConnections + 256 says so at start, naming LimitNOFILE', async () => {
+    const limits = path.join(dir, 'limits');
+    fs.writeFileSync(limits, 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n');
+    assert.equal(openFileLimit(limits), 1024);
+    assert.equal(fdLimitWarning(768, 1024), undefined);
+    assert.match(fdLimitWarning(1000, 1024)!, /limits\.maxConnections is 1000 but this process may open only 1024 files .* raise it to 1256 \(LimitNOFILE=/);
+    // The real thing: a shell limit of 512 under the default 1000 connections.
+    const hub = spawn('bash', ['-c', 'ulimit -n 512 && exec "$0" "$@"', process.execPath, BIN, 'start', '--port', '0', '--data-dir', path.join(dir, 'd'), '--allow-anonymous']);
+    let out = '';
+    hub.stdout.on('data', (d) => { out += d; });
+    const exited = new Promise((r) => hub.once('exit', r));
+    const deadline = Date.now() + 30000;
+    while (!out.includes('"listening"') && Date.now() < deadline && hub.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    hub.kill('SIGTERM');
+    await exited;
+    const warn = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.level === 40);
+    assert.ok(warn, out);
+    assert.match(warn.msg, /may open only 512 files/);
+    assert.equal(warn.maxConnections, 1000);
   });
 
   it('ExecStart arguments with spaces, quotes, % and $ survive systemd\'s parsing', () => {
