@@ -12,7 +12,7 @@ import { addBackupCommands } from './cli-backup';
 import { addRoutesCommands } from './cli-routes';
 import { addServiceCommands } from './cli-service';
 import { DATA_FILES, openDataFile } from './data-dir';
-import { createHubLogger, LOG_FORMATS, type LogFormat } from './log';
+import { createHubLogger, LOG_FORMATS, type LogFormat, stdoutIsJournal } from './log';
 import { DEFAULT_CONTROL_PORT, DEFAULT_DATA_DIR, DEFAULT_HOST, startHub } from './start-hub';
 
 function portArg(v: string): number {
@@ -252,7 +252,9 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err: any) {
-    process.stderr.write(`host-broker: ${err && err.message ? err.message : String(err)}\n`);
+    // Under systemd the journal reads "<3>" as priority err, so `journalctl -p err` shows why the hub did not start.
+    const priority = stdoutIsJournal(process.env, 2) ? '<3>' : '';
+    process.stderr.write(`${priority}host-broker: ${err && err.message ? err.message : String(err)}\n`);
     process.exitCode = 1;
   }
 }

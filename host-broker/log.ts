@@ -36,7 +36,7 @@ export interface LogTarget {
   journal: boolean;
 }
 
-/** systemd sets JOURNAL_STREAM=<device>:<inode> of the stream it connected to the journal. */
+/** systemd sets JOURNAL_STREAM=<device>:<inode> of the stream it connected to the journal; `fd` 1 is stdout, 2 stderr. */
 export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env, fd = 1): boolean {
   const m = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? '');
   if (!m) return false;

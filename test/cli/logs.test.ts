@@ -128,6 +128,22 @@ describe('logs: formats, rotation, and errors that name what failed', function (
     for (const l of lines) assert.match(l, /^<[2-7]>[A-Z]+: /);
   });
 
+  it('under systemd, a hub that cannot start says why at priority err', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as net.AddressInfo).port;
+    const outFile = path.join(dir, 'journal.out');
+    const fd = fs.openSync(outFile, 'w');
+    const st = fs.fstatSync(fd);
+    try {
+      // systemd connects stdout and stderr to the same journal stream.
+      const p = spawnSync(process.execPath, [BIN, 'start', '--port', String(port), '--data-dir', path.join(dir, 'd'), '--allow-anonymous'],
+        { env: { ...process.env, JOURNAL_STREAM: `${st.dev}:${st.ino}` }, stdio: ['ignore', fd, fd] });
+      assert.equal(p.status, 1);
+    } finally { fs.closeSync(fd); busy.close(); }
+    assert.match(fs.readFileSync(outFile, 'utf8'), new RegExp(`^<3>host-broker: tcp listener on 127\\.0\\.0\\.1:${port}: address in use`, 'm'));
+  });
+
   it('log.file: JSON lines, rotated by size keeping maxFiles (hub.log, hub.log.1, hub.log.2), nothing on stdout', async () => {
     const cfg = path.join(dir, 'hub.json');
     fs.writeFileSync(cfg, JSON.stringify({ listeners: { tcp: { port: 0 } }, allowAnonymous: true, log: { file: 'logs/hub.log', maxSize: '1K', maxFiles: 2 } }));
