@@ -11,7 +11,7 @@ import { ControlServer, startControlServer } from './control/http-server';
 import { DATA_FILES, lockDataDir, openDataFile, prepareDataDir } from './data-dir';
 import { fdLimitWarning } from './fd-limit';
 import { HubMetrics } from './metrics/hub-metrics';
-import { serveMetrics } from './metrics/http';
+import { metricsExtension } from './metrics/http';
 import { SysTopics } from './metrics/sys-topics';
 import { RouteManager } from './routes/manager';
 import { AuthFailureThrottle } from './security/auth-throttle';
@@ -136,9 +136,9 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
     let controlServer: ControlServer | undefined;
     if (cfg.control) {
       control = createControl(broker, { routes });
-      controlServer = await startControlServer(control, { port: cfg.control.port, host: cfg.control.host ?? DEFAULT_HOST, security });
+      controlServer = await startControlServer(control, { port: cfg.control.port, host: cfg.control.host ?? DEFAULT_HOST, security,
+        extensions: prometheus ? [metricsExtension(metrics)] : [] });
       ports.control = controlServer.port;
-      if (prometheus) serveMetrics(controlServer, metrics);
       const c = control; const s = controlServer;
       cleanups.unshift(() => c.close());
       cleanups.unshift(() => s.close());

@@ -20,20 +20,26 @@ export interface ControlServerOptions {
   security?: DeviceSecurity;
   /** Largest request body; default 1 MiB. */
   maxBodyBytes?: number;
+  /** More routes on the same listener, through the same dispatch (/metrics is one). */
+  extensions?: ControlExtension[];
 }
 
-/** A handler that writes its own answer (not JSON): /metrics is one. */
-export type RawHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
+/** A route that writes its own answer (Prometheus text, say) instead of JSON. */
+export interface RawRoute {
+  method: string;
+  /** An exact path. */
+  path: string;
+  handle(req: http.IncomingMessage, res: http.ServerResponse): void | Promise<void>;
+}
+
+export interface ControlExtension {
+  raw?: RawRoute[];
+}
 
 export interface ControlServer {
   port: number;
   url: string;
   server: http.Server;
-  /**
-   * Serves `method path` (an exact path) with `handler`. Requests reach it through the same
-   * dispatch as the JSON endpoints (so whatever that checks first applies to it too).
-   */
-  handle(method: string, path: string, handler: RawHandler): void;
   close(): Promise<void>;
 }
 
@@ -245,7 +251,7 @@ function readBody(req: http.IncomingMessage, max: number): Promise<any> {
 export async function startControlServer(control: Control, opts: ControlServerOptions = {}): Promise<ControlServer> {
   const table = routes(control, opts.security);
   const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
-  const raw = new Map<string, RawHandler>();
+  const rawTable = (opts.extensions ?? []).flatMap((e) => e.raw ?? []);
   const server = http.createServer(async (req, res) => {
     const send = (status: number, value: unknown) => {
       if (res.headersSent || res.destroyed) return;
@@ -257,8 +263,8 @@ export async function startControlServer(control: Control, opts: ControlServerOp
     res.on('close', () => { if (!res.writableFinished) aborter.abort(); });
     try {
       const url = new URL(req.url ?? '/', 'http://control.local');
-      const own = raw.get(`${req.method} ${url.pathname}`);
-      if (own) { await own(req, res); return; }
+      const rawHit = rawTable.find((r) => r.path === url.pathname && r.method === req.method);
+      if (rawHit) { await rawHit.handle(req, res); return; }
       const matches = table.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
       if (matches.length === 0) throw new HttpError(404, `no endpoint ${url.pathname}; see host-broker/control/README.md`);
       const hit = matches.find((x) => x.r.method === req.method);
@@ -289,7 +295,6 @@ export async function startControlServer(control: Control, opts: ControlServerOp
     port: addr.port,
     url: `http://${host}:${addr.port}`,
     server,
-    handle(method, path, handler) { raw.set(`${method} ${path}`, handler); },
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
