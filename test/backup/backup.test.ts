@@ -145,6 +145,22 @@ describe('backup and restore', function () {
     assert.ok(fs.existsSync(path.join(aside, 'devices.db')) && fs.existsSync(path.join(aside, 'hub.db')), 'the old files are kept');
   });
 
+  it('run as root into a service\'s data dir, the restored files belong to the data dir\'s owner', async function () {
+    if (process.getuid?.() !== 0) { console.log('      skipped: needs root (as `sudo host-broker restore` runs)'); this.skip(); }
+    const a = path.join(dir, 'a');
+    assert.equal((await runCli(['devices', 'add', 'd1', '--data-dir', a])).code, 0);
+    assert.equal((await runCli(['devices', 'cert', 'd1', '--data-dir', a, '--out', path.join(dir, 'certs')])).code, 0, 'makes the hub CA');
+    const file = path.join(dir, 'b.tar.gz');
+    assert.equal((await runCli(['backup', '--data-dir', a, '--out', file])).code, 0);
+    const svc = path.join(dir, 'svc');
+    fs.mkdirSync(svc);
+    fs.chownSync(svc, 65534, 65534);
+    const r = await runCli(['restore', file, '--data-dir', svc]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const f of ['devices.db', 'ca', 'ca/ca.key.pem', 'ca/ca.cert.pem']) assert.equal(fs.statSync(path.join(svc, f)).uid, 65534, f);
+    assert.equal(fs.statSync(path.join(svc, 'ca/ca.key.pem')).mode & 0o777, 0o600);
+  });
+
   it('a damaged or foreign file is refused before anything is changed', async () => {
     const a = path.join(dir, 'a');
     assert.equal((await runCli(['devices', 'add', 'd1', '--data-dir', a])).code, 0);
