@@ -147,7 +147,8 @@ export async function createBackup(dataDir: string, out: string): Promise<Backup
 async function unpackVerified(file: string, dir: string): Promise<BackupManifest> {
   const allowed = (p: string) => p === 'manifest.json' || Object.values(DATA_FILES).includes(p as never) || /^ca\/[a-z.]+\.pem$/.test(p);
   try {
-    await tar.x({ file, cwd: dir, strict: true, filter: (p) => allowed(p.replace(/^\.\//, '')) });
+    // Only the regular files a backup holds: no links, devices or paths elsewhere.
+    await tar.x({ file, cwd: dir, strict: true, filter: (p, entry) => allowed(p.replace(/^\.\//, '')) && (entry as { type?: string }).type === 'File' });
   } catch (err: any) {
     throw new Error(`${file}: not a readable backup (${err.code ?? err.message})`, { cause: err });
   }
