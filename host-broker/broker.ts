@@ -13,6 +13,7 @@ import { RetainedMessages } from './retained';
 import { Session } from './session';
 import { MemoryStore } from './store/memory';
 import type { OutboundMessage, QoS, Store } from './store/types';
+import { BrokerStats } from './stats';
 import { SubscriptionTree } from './topics';
 
 export interface Limits {
@@ -63,6 +64,26 @@ export interface BrokerOptions {
 
 export interface PublishOptions { topic: string; payload: Buffer | string; qos?: QoS; retain?: boolean }
 
+/** What the broker holds right now, for metrics. */
+export interface BrokerGauges {
+  /** Open sockets, including those that have not sent CONNECT yet. */
+  sockets: number;
+  /** Connected clients by listener. */
+  connected: Record<ListenerName, number>;
+  /** Sessions: connected ones and persistent ones whose client is away. */
+  sessions: number;
+  offlineSessions: number;
+  subscriptions: number;
+  /** Outbound QoS 1/2 messages waiting for the window, and sent but not yet acknowledged. */
+  queued: number;
+  inflight: number;
+  /** The longest queue of one client. */
+  queuedMax: number;
+  /** Payload bytes of the queued and in-flight messages. */
+  outboundBytes: number;
+  retained: number;
+}
+
 export interface SessionInfo {
   clientId: string;
   connected: boolean;
@@ -77,6 +98,8 @@ export class Broker extends EventEmitter {
   readonly limits: Limits;
   readonly events: EventsOptions;
   readonly log: Logger;
+  /** Traffic counters since start (metrics read them). */
+  readonly stats = new BrokerStats();
   private hooks: BrokerHooks[];
   private listeners_: Listeners;
   private conns = new Set<Connection>();
@@ -179,6 +202,22 @@ export class Broker extends EventEmitter {
     }));
   }
 
+  gauges(): BrokerGauges {
+    const g: BrokerGauges = { sockets: this.conns.size, connected: { tcp: 0, tls: 0, ws: 0 }, sessions: 0, offlineSessions: 0,
+      subscriptions: 0, queued: 0, inflight: 0, queuedMax: 0, outboundBytes: 0, retained: this.retained.size };
+    for (const c of this.conns) if (c.state === 'connected') g.connected[c.info.listener]++;
+    for (const s of this.sessions_.values()) {
+      g.sessions++;
+      if (!s.conn) g.offlineSessions++;
+      g.subscriptions += s.subscriptions.size;
+      g.queued += s.queuedCount;
+      g.inflight += s.inflightCount;
+      if (s.queuedCount > g.queuedMax) g.queuedMax = s.queuedCount;
+      g.outboundBytes += s.outboundBytes;
+    }
+    return g;
+  }
+
   /**
    * Disconnects a client. abrupt: destroy the socket as a lost link would (the Will fires);
    * otherwise close it cleanly and discard the Will. Returns false if no such client is connected.
@@ -219,6 +258,7 @@ export class Broker extends EventEmitter {
       stream.destroy();
       return;
     }
+    this.stats.socketsAccepted++;
     stream.on('error', () => undefined); // errors are handled by the connection; this covers the gap until it exists
     const conn = new Connection(this, stream, { connId: this.nextConnId++, remoteAddress: info.remoteAddress, listener: info.listener, ...(info.tls ? { tls: info.tls } : {}) });
     this.conns.add(conn);
@@ -309,6 +349,7 @@ export class Broker extends EventEmitter {
   /** @internal */
   clientConnected(conn: Connection, sessionPresent: boolean): void {
     const info = { ...conn.info };
+    this.stats.connectsAccepted++;
     this.log.info({ clientId: info.clientId, listener: info.listener, sessionPresent }, 'client connected');
     for (const h of this.hooks) if (h.clientConnected) this.safe(() => h.clientConnected!(info, sessionPresent), undefined);
     this.emit('clientConnected', info, sessionPresent);
@@ -359,10 +400,14 @@ export class Broker extends EventEmitter {
         if (qos === 0) {
           // QoS 0 is not queued for offline clients.
           if (s.conn && s.conn.acceptsQos0) immediate.push(s.conn);
+          else if (s.conn) this.stats.droppedBacklog++;
           continue;
         }
         if (s.enqueue({ topic: msg.topic, payload: msg.payload, qos }, this.limits.maxQueuedPerClient)) touched.push(s);
-        else if (!s.overflowReported) { s.overflowReported = true; overflowed.push(s); }
+        else {
+          this.stats.droppedQueueFull++;
+          if (!s.overflowReported) { s.overflowReported = true; overflowed.push(s); }
+        }
       }
     });
     if (!msg) return;

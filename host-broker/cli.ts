@@ -1,15 +1,18 @@
 // The `host-broker` command: run the hub (`start`, the default), manage its
 // device registry (`devices ...`) and a running hub's routes (`routes ...`).
-// Logs are JSON lines from pino on stdout.
+// Logs: see log.ts (readable on a terminal, journal lines under systemd, JSON otherwise).
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import pino from 'pino';
 import { checkPort, ConfigError, HubConfig, loadConfigFile, LOG_LEVELS, validateConfig } from './config';
 import { HubCA } from './security/ca';
 import { Device, DeviceInput, DeviceRegistry } from './security/device-registry';
 import { parseTopicPolicy, TopicPolicy } from './security/topic-policy';
+import { addBackupCommands } from './cli-backup';
 import { addRoutesCommands } from './cli-routes';
+import { addServiceCommands } from './cli-service';
+import { DATA_FILES, openDataFile } from './data-dir';
+import { createHubLogger, LOG_FORMATS, type LogFormat, stdoutIsJournal } from './log';
 import { DEFAULT_CONTROL_PORT, DEFAULT_DATA_DIR, DEFAULT_HOST, startHub } from './start-hub';
 
 function portArg(v: string): number {
@@ -30,6 +33,7 @@ const collect = (v: string, prev: string[] = []) => prev.concat(v);
 interface StartFlags {
   port?: number; tcp?: boolean; tlsPort?: number; wsPort?: number; wsPath?: string; controlPort?: number; controlHost?: string;
   host?: string; dataDir?: string; config?: string; memory?: boolean; allowAnonymous?: boolean; logLevel?: string;
+  logFormat?: LogFormat; logFile?: string;
 }
 
 /** Config file first, flags on top; then the defaults this help text promises. */
@@ -57,28 +61,42 @@ export function resolveStartConfig(flags: StartFlags, cwd = process.cwd()): HubC
   if (flags.memory) cfg.memory = true;
   if (flags.allowAnonymous) cfg.allowAnonymous = true;
   if (flags.logLevel !== undefined) cfg.log.level = flags.logLevel;
+  if (flags.logFormat !== undefined) cfg.log.format = flags.logFormat;
+  if (flags.logFile !== undefined) cfg.log.file = path.resolve(cwd, flags.logFile);
+  if (cfg.log.format === 'journal' && cfg.log.file) throw new ConfigError('--log-format', '"journal" is for stdout under systemd; a log file gets "json" or "pretty"');
   if (!l.tcp && !l.tls && !l.ws) throw new ConfigError('listeners', 'no MQTT listener is configured (give --port, --tls-port or --ws-port)');
   return cfg;
 }
 
 async function runStart(flags: StartFlags): Promise<void> {
   const cfg = resolveStartConfig(flags);
-  const log = pino({ level: cfg.log.level ?? 'info', base: { name: 'host-broker' } });
-  const hub = await startHub(cfg, { logger: log });
-  log.info({ ports: hub.ports, dataDir: hub.dataDir, store: cfg.memory ? 'memory' : 'sqlite', allowAnonymous: !!cfg.allowAnonymous, devices: hub.registry.list().length }, 'listening');
+  const logs = createHubLogger(cfg.log);
+  const log = logs.logger;
+  let hub: Awaited<ReturnType<typeof startHub>>;
+  try {
+    hub = await startHub(cfg, { logger: log });
+  } catch (err) {
+    await logs.close();
+    throw err;
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    hub.close().then(() => { log.flush(); process.exit(0); }, (err) => { log.error({ err }, 'error while stopping'); process.exit(1); });
+    hub.close().then(
+      () => logs.close().then(() => process.exit(0)),
+      (err) => { log.error({ err }, 'error while stopping'); void logs.close().then(() => process.exit(1)); });
   };
+  // Before "listening": whoever waits for that line may signal at once.
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  log.info({ ports: hub.ports, dataDir: hub.dataDir, store: cfg.memory ? 'memory' : 'sqlite', allowAnonymous: !!cfg.allowAnonymous, devices: hub.registry.list().length }, 'listening');
 }
 
 function openRegistry(dataDir: string | undefined): DeviceRegistry {
-  return new DeviceRegistry({ dataDir: path.resolve(dataDir ?? DEFAULT_DATA_DIR) });
+  const dir = path.resolve(dataDir ?? DEFAULT_DATA_DIR);
+  return openDataFile(path.join(dir, DATA_FILES.devices), () => new DeviceRegistry({ dataDir: dir }));
 }
 
 function policyFrom(accept: string[] | undefined, reject: string[] | undefined, field: string): TopicPolicy | undefined {
@@ -119,6 +137,8 @@ export function buildProgram(): Command {
     .option('--memory', 'keep sessions, queued and retained messages in memory only (lost on exit); devices and the CA stay in the data dir')
     .option('--allow-anonymous', 'let clients without credentials connect (off by default)')
     .addOption(new Option('--log-level <level>', 'log level (default info)').choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', 'auto (default): journal lines under systemd, readable lines on a terminal, JSON otherwise').choices(LOG_FORMATS))
+    .option('--log-file <file>', 'log to this file instead of stdout, rotated by size (log.maxSize, log.maxFiles in the config)')
     .action(async (flags: StartFlags) => { await runStart(flags); });
 
   const devices = program.command('devices').description(`manage the device registry (<data-dir>/devices.db); a running hub on the same data dir picks changes up within a second`);
@@ -223,6 +243,8 @@ export function buildProgram(): Command {
     });
 
   addRoutesCommands(program);
+  addBackupCommands(program);
+  addServiceCommands(program);
   return program;
 }
 
@@ -230,7 +252,9 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err: any) {
-    process.stderr.write(`host-broker: ${err && err.message ? err.message : String(err)}\n`);
+    // Under systemd the journal reads "<3>" as priority err, so `journalctl -p err` shows why the hub did not start.
+    const priority = stdoutIsJournal(process.env, 2) ? '<3>' : '';
+    process.stderr.write(`${priority}host-broker: ${err && err.message ? err.message : String(err)}\n`);
     process.exitCode = 1;
   }
 }

@@ -10,6 +10,7 @@ import { parseTopicPolicy, TopicPolicy } from './security/topic-policy';
 import { validateRoutes } from './routes/config';
 import type { RouteConfig } from './routes/types';
 import { Obj, show, validators } from './validate';
+import { LOG_FORMATS, LOG_SIZE_RE, type LogConfig } from './log';
 
 export class ConfigError extends Error {
   constructor(readonly field: string, expected: string) {
@@ -39,7 +40,9 @@ export interface HubConfig {
   limits: Partial<Limits>;
   events: { enabled?: boolean; prefix?: string };
   routes: RouteConfig[];
-  log: { level?: string };
+  log: LogConfig;
+  /** prometheus: GET /metrics on the control listener (default true); sysInterval: seconds between $SYS updates, 0 = none (default 10). */
+  metrics: { prometheus?: boolean; sysInterval?: number };
   /** Failed-login throttle per remote address; maxFailures 0 turns it off. */
   authThrottle: { maxFailures?: number; windowMs?: number; blockMs?: number };
 }
@@ -97,8 +100,8 @@ function resolveFrom(baseDir: string | undefined, p: string | undefined): string
 /** Validate a parsed config object. `baseDir` resolves relative paths (the config file's directory). */
 export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
   const o = obj(raw ?? {}, 'config');
-  onlyKeys(o, 'config', ['listeners', 'control', 'dataDir', 'memory', 'allowAnonymous', 'devices', 'filters', 'limits', 'events', 'routes', 'log', 'authThrottle']);
-  const cfg: HubConfig = { listeners: {}, devices: [], filters: {}, limits: {}, events: {}, routes: [], log: {}, authThrottle: {} };
+  onlyKeys(o, 'config', ['listeners', 'control', 'dataDir', 'memory', 'allowAnonymous', 'devices', 'filters', 'limits', 'events', 'routes', 'log', 'authThrottle', 'metrics']);
+  const cfg: HubConfig = { listeners: {}, devices: [], filters: {}, limits: {}, events: {}, routes: [], log: {}, authThrottle: {}, metrics: {} };
 
   if (o.listeners !== undefined) {
     const l = obj(o.listeners, 'listeners');
@@ -198,12 +201,31 @@ export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
     }
   }
 
+  if (o.metrics !== undefined) {
+    const m = obj(o.metrics, 'metrics');
+    onlyKeys(m, 'metrics', ['prometheus', 'sysInterval']);
+    const prometheus = optBool(m, 'prometheus', 'metrics');
+    if (prometheus !== undefined) cfg.metrics.prometheus = prometheus;
+    if (m.sysInterval !== undefined) cfg.metrics.sysInterval = intIn(m.sysInterval, 'metrics.sysInterval', 0, 86_400);
+  }
+
   if (o.log !== undefined) {
     const g = obj(o.log, 'log');
-    onlyKeys(g, 'log', ['level']);
+    onlyKeys(g, 'log', ['level', 'format', 'file', 'maxSize', 'maxFiles']);
     const level = optString(g, 'level', 'log');
     if (level !== undefined && !LOG_LEVELS.includes(level)) throw new ConfigError('log.level', `expected one of ${LOG_LEVELS.join(', ')}, got ${show(level)}`);
     if (level !== undefined) cfg.log.level = level;
+    const format = optString(g, 'format', 'log');
+    if (format !== undefined && !(LOG_FORMATS as readonly string[]).includes(format)) throw new ConfigError('log.format', `expected one of ${LOG_FORMATS.join(', ')}, got ${show(format)}`);
+    if (format !== undefined) cfg.log.format = format as LogConfig['format'];
+    const file = optString(g, 'file', 'log');
+    if (file !== undefined) cfg.log.file = resolveFrom(baseDir, file);
+    const maxSize = optString(g, 'maxSize', 'log');
+    if (maxSize !== undefined && !LOG_SIZE_RE.test(maxSize)) throw new ConfigError('log.maxSize', `expected a size like "10M" (a whole number and K, M or G), got ${show(maxSize)}`);
+    if (maxSize !== undefined) cfg.log.maxSize = maxSize;
+    if (g.maxFiles !== undefined) cfg.log.maxFiles = intIn(g.maxFiles, 'log.maxFiles', 1, 1000);
+    if ((maxSize !== undefined || g.maxFiles !== undefined) && file === undefined) throw new ConfigError(maxSize !== undefined ? 'log.maxSize' : 'log.maxFiles', 'needs log.file (rotation applies to a log file)');
+    if (format === 'journal' && file !== undefined) throw new ConfigError('log.format', '"journal" is for stdout under systemd; a log.file gets "json" or "pretty"');
   }
   return cfg;
 }

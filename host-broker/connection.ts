@@ -119,6 +119,7 @@ export class Connection {
     if (this.state === 'closed') return;
     // Any bytes from the client count as life for the keepalive, even before they form a whole packet.
     this.lastRx = Date.now();
+    this.broker.stats.bytesReceived += chunk.length;
     const { frames, error } = this.reader.push(chunk);
     this.pending.push(...frames);
     if (error) {
@@ -173,6 +174,7 @@ export class Connection {
       this.close(f.message, { will: true });
       return;
     }
+    this.broker.stats.packetsReceived++;
     let packet = decodeHot(f);
     if (!packet) {
       const bad = checkFrame(f);
@@ -254,6 +256,12 @@ export class Connection {
   write(packet: Packet): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
     this.out.add(packet);
+    const stats = this.broker.stats;
+    stats.packetsSent++;
+    if (packet.cmd === 'publish') {
+      stats.publishSent[packet.qos]++;
+      stats.publishBytesSent += packet.payload.length;
+    }
     if (!this.flushQueued) {
       this.flushQueued = true;
       dirty.push(this);
@@ -269,6 +277,7 @@ export class Connection {
     if (this.out.length === 0) return;
     const bytes = this.out.take();
     if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.broker.stats.bytesSent += bytes.length;
     this.socket.write(bytes);
     if (!this.backlogPaused && this.socket.writableLength > READ_PAUSE_BACKLOG_BYTES) {
       this.backlogPaused = true;

@@ -1,6 +1,10 @@
-// Retained messages: the last retained message per topic, written through to the store.
+// Retained messages: the last retained message per topic, written through to the
+// store. $SYS/... values stay in memory: the hub republishes them from its
+// counters every interval and at start, so storing them would only wear the disk.
 import type { RetainedMessage, Store } from './store/types';
 import { topicMatches } from '../firmware/topic';
+
+const volatile = (topic: string) => topic.startsWith('$SYS/');
 
 export class RetainedMessages {
   private byTopic = new Map<string, RetainedMessage>();
@@ -14,12 +18,12 @@ export class RetainedMessages {
   /** Stores the message, or clears the topic when the payload is empty [MQTT-3.3.1-10/11]. */
   set(msg: RetainedMessage): void {
     if (msg.payload.length === 0) {
-      if (this.byTopic.delete(msg.topic)) this.store.deleteRetained(msg.topic);
+      if (this.byTopic.delete(msg.topic) && !volatile(msg.topic)) this.store.deleteRetained(msg.topic);
       return;
     }
     const m = { topic: msg.topic, payload: Buffer.from(msg.payload), qos: msg.qos };
     this.byTopic.set(m.topic, m);
-    this.store.putRetained(m);
+    if (!volatile(m.topic)) this.store.putRetained(m);
   }
 
   /** Retained messages matching a filter, in topic order. */

@@ -7,6 +7,7 @@ import * as http from 'http';
 import type { Duplex } from 'stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ClientInfo } from './hooks';
+import { listenError } from './listen-error';
 
 export type ListenerName = 'tcp' | 'tls' | 'ws';
 
@@ -99,8 +100,9 @@ export class Listeners {
       server = httpServer;
     }
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => { server.off('error', reject); resolve(); });
+      const fail = (err: NodeJS.ErrnoException) => reject(listenError(name, host, port, err));
+      server.once('error', fail);
+      server.listen(port, host, () => { server.off('error', fail); resolve(); });
     });
     const actual = (server.address() as net.AddressInfo).port;
     this.ports.set(name, actual);

@@ -25,6 +25,8 @@ export class Session {
   conn: import('./connection').Connection | null = null;
   /** An offline_queue_overflow event was raised and the queue has not drained since. */
   overflowReported = false;
+  /** Payload bytes of the outbound messages held (queued and in flight). */
+  outboundBytes = 0;
   private nextSeq = 1;
   /** Sent or released messages at their packet id (slot 0 unused). */
   private slots: (OutboundMessage | undefined)[] = [undefined];
@@ -41,6 +43,7 @@ export class Session {
   restore(subs: { filter: string; qos: QoS }[], outbound: OutboundMessage[], inboundQos2: number[]): void {
     for (const s of subs) this.subscriptions.set(s.filter, s.qos);
     for (const m of outbound) {
+      this.outboundBytes += m.payload.length;
       if (m.packetId !== undefined && m.state !== 'queued' && !this.slots[m.packetId]) {
         while (this.slots.length <= m.packetId) this.slots.push(undefined);
         this.slots[m.packetId] = m;
@@ -80,6 +83,7 @@ export class Session {
     if (this.queuedCount >= maxQueued) return false;
     const msg: OutboundMessage = { seq: this.nextSeq++, topic: m.topic, payload: m.payload, qos: m.qos, retain, state: 'queued', packetId: undefined };
     this.queue.push(msg);
+    this.outboundBytes += msg.payload.length;
     if (this.persistent) this.store.putOutbound(this.clientId, msg);
     return true;
   }
@@ -124,6 +128,7 @@ export class Session {
     this.slots[m.packetId!] = undefined;
     this.freeIds.push(m.packetId!);
     this.inflightSize--;
+    this.outboundBytes -= m.payload.length;
     if (this.persistent) this.store.deleteOutbound(this.clientId, m.seq);
   }
 

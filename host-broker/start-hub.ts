@@ -4,10 +4,15 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Broker, type Logger } from './broker';
+import { Broker, DEFAULT_LIMITS, type Logger } from './broker';
 import type { HubConfig } from './config';
 import { Control, createControl } from './control/control';
 import { ControlServer, startControlServer } from './control/http-server';
+import { DATA_FILES, lockDataDir, openDataFile, prepareDataDir } from './data-dir';
+import { fdLimitWarning } from './fd-limit';
+import { HubMetrics } from './metrics/hub-metrics';
+import { metricsExtension } from './metrics/http';
+import { SysTopics } from './metrics/sys-topics';
 import { RouteManager } from './routes/manager';
 import { AuthFailureThrottle } from './security/auth-throttle';
 import { HubCA } from './security/ca';
@@ -16,11 +21,14 @@ import { DeviceSecurity } from './security/device-security';
 import type { ListenOptions } from './server';
 import { MemoryStore } from './store/memory';
 import { SqliteStore } from './store/sqlite';
+import { HUB_VERSION } from './version';
 
 export const DEFAULT_DATA_DIR = '.hub-data';
 export const DEFAULT_HOST = '127.0.0.1';
 /** The control API's port when `start --control-port` is given without one, and where `routes ...` commands look. */
 export const DEFAULT_CONTROL_PORT = 8081;
+/** Seconds between $SYS updates unless metrics.sysInterval says otherwise (Mosquitto's sys_interval default). */
+export const DEFAULT_SYS_INTERVAL = 10;
 
 export interface RunningHub {
   broker: Broker;
@@ -30,6 +38,9 @@ export interface RunningHub {
   control?: Control;
   controlServer?: ControlServer;
   routes: RouteManager;
+  /** Prometheus metrics and what $SYS reads; other forwarders add their backlogs here (metrics.addBacklog). */
+  metrics: HubMetrics;
+  sysTopics?: SysTopics;
   ports: { tcp?: number; tls?: number; ws?: number; control?: number };
   dataDir: string;
   close(): Promise<void>;
@@ -47,10 +58,13 @@ function tlsHosts(host: string): string[] {
 export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): Promise<RunningHub> {
   const log = opts.logger ?? silent;
   const dataDir = path.resolve(cfg.dataDir ?? DEFAULT_DATA_DIR);
-  fs.mkdirSync(dataDir, { recursive: true });
-  const registry = new DeviceRegistry({ dataDir });
-  const cleanups: (() => unknown)[] = [() => registry.close()];
+  prepareDataDir(dataDir);
+  // One hub per data dir: two would each think they own the sessions.
+  const lock = lockDataDir(dataDir);
+  const cleanups: (() => unknown)[] = [() => lock.release()];
   try {
+    const registry = openDataFile(path.join(dataDir, DATA_FILES.devices), () => new DeviceRegistry({ dataDir }));
+    cleanups.unshift(() => registry.close());
     for (const d of cfg.devices) registry.upsert(d);
     // The throttle reports through the broker, which exists only below.
     const sink: { broker?: Broker } = {};
@@ -61,20 +75,39 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
       log.warn({ dataDir }, 'no enabled devices and anonymous access is off: every client will be refused (add one with `host-broker devices add`, or pass --allow-anonymous)');
     }
 
-    const store = cfg.memory ? new MemoryStore() : new SqliteStore({ dataDir });
+    const maxConnections = cfg.limits.maxConnections ?? DEFAULT_LIMITS.maxConnections;
+    const fdWarning = fdLimitWarning(maxConnections);
+    if (fdWarning) log.warn({ maxConnections }, fdWarning);
+
+    const store = cfg.memory ? new MemoryStore() : openDataFile(path.join(dataDir, DATA_FILES.store), () => new SqliteStore({ dataDir, file: DATA_FILES.store }));
     const broker = new Broker({ store, hooks: [throttle, security], limits: cfg.limits, events: cfg.events, logger: log });
     security.attach(broker);
     sink.broker = broker;
     cleanups.unshift(() => broker.close());
 
     // Always there (an empty manager costs two tables), so routes can be added through the control API.
-    const routes = new RouteManager({
-      routes: cfg.routes, queue: cfg.memory ? ':memory:' : path.join(dataDir, 'routes.db'),
+    const routesFile = path.join(dataDir, DATA_FILES.routes);
+    const routes = openDataFile(routesFile, () => new RouteManager({
+      routes: cfg.routes, queue: cfg.memory ? ':memory:' : routesFile,
       report: (ev) => broker.hubEvent(ev), eventsPrefix: broker.events.prefix,
-    });
+    }));
     cleanups.unshift(() => routes.close());
     broker.addHooks(routes.hooks);
     routes.start();
+
+    const metrics = new HubMetrics(broker, { version: HUB_VERSION });
+    cleanups.unshift(() => metrics.close());
+    metrics.addBacklog({ kind: 'route', list: () => routes.list().map((r) => ({ name: r.name, messages: r.queueDepth, deadLetters: r.deadLetters })) });
+    const prometheus = cfg.metrics.prometheus !== false && !!cfg.control;
+    if (prometheus && store instanceof SqliteStore) store.onCommit = (s) => metrics.observeCommit(s);
+    let sysTopics: SysTopics | undefined;
+    const sysInterval = cfg.metrics.sysInterval ?? DEFAULT_SYS_INTERVAL;
+    if (sysInterval > 0) {
+      const sys = new SysTopics(broker, metrics, { interval: sysInterval, version: HUB_VERSION });
+      sys.start();
+      cleanups.unshift(() => sys.stop());
+      sysTopics = sys;
+    }
 
     const listen: ListenOptions = {};
     const l = cfg.listeners;
@@ -103,7 +136,8 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
     let controlServer: ControlServer | undefined;
     if (cfg.control) {
       control = createControl(broker, { routes });
-      controlServer = await startControlServer(control, { port: cfg.control.port, host: cfg.control.host ?? DEFAULT_HOST, security });
+      controlServer = await startControlServer(control, { port: cfg.control.port, host: cfg.control.host ?? DEFAULT_HOST, security,
+        extensions: prometheus ? [metricsExtension(metrics)] : [] });
       ports.control = controlServer.port;
       const c = control; const s = controlServer;
       cleanups.unshift(() => c.close());
@@ -112,7 +146,7 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
 
     let closing: Promise<void> | undefined;
     return {
-      broker, registry, security, throttle, control, controlServer, routes, ports, dataDir,
+      broker, registry, security, throttle, control, controlServer, routes, metrics, sysTopics, ports, dataDir,
       close() {
         if (!closing) closing = runAll(cleanups);
         return closing;

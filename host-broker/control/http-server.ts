@@ -4,6 +4,7 @@
 // open networks. Endpoints: see README.md next to this file.
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import { listenError } from '../listen-error';
 import { RouteConfigError } from '../routes/config';
 import type { DeadLetter } from '../routes/queue';
 import type { DeviceSecurity } from '../security/device-security';
@@ -19,6 +20,20 @@ export interface ControlServerOptions {
   security?: DeviceSecurity;
   /** Largest request body; default 1 MiB. */
   maxBodyBytes?: number;
+  /** More routes on the same listener, through the same dispatch (/metrics is one). */
+  extensions?: ControlExtension[];
+}
+
+/** A route that writes its own answer (Prometheus text, say) instead of JSON. */
+export interface RawRoute {
+  method: string;
+  /** An exact path. */
+  path: string;
+  handle(req: http.IncomingMessage, res: http.ServerResponse): void | Promise<void>;
+}
+
+export interface ControlExtension {
+  raw?: RawRoute[];
 }
 
 export interface ControlServer {
@@ -236,6 +251,7 @@ function readBody(req: http.IncomingMessage, max: number): Promise<any> {
 export async function startControlServer(control: Control, opts: ControlServerOptions = {}): Promise<ControlServer> {
   const table = routes(control, opts.security);
   const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  const rawTable = (opts.extensions ?? []).flatMap((e) => e.raw ?? []);
   const server = http.createServer(async (req, res) => {
     const send = (status: number, value: unknown) => {
       if (res.headersSent || res.destroyed) return;
@@ -247,6 +263,8 @@ export async function startControlServer(control: Control, opts: ControlServerOp
     res.on('close', () => { if (!res.writableFinished) aborter.abort(); });
     try {
       const url = new URL(req.url ?? '/', 'http://control.local');
+      const rawHit = rawTable.find((r) => r.path === url.pathname && r.method === req.method);
+      if (rawHit) { await rawHit.handle(req, res); return; }
       const matches = table.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
       if (matches.length === 0) throw new HttpError(404, `no endpoint ${url.pathname}; see host-broker/control/README.md`);
       const hit = matches.find((x) => x.r.method === req.method);
@@ -267,8 +285,9 @@ export async function startControlServer(control: Control, opts: ControlServerOp
   server.headersTimeout = 10_000;
   server.requestTimeout = 0; // long polls (POST /messages/wait) may take up to their timeoutMs
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    const fail = (err: NodeJS.ErrnoException) => reject(listenError('control', opts.host ?? '127.0.0.1', opts.port ?? 0, err));
+    server.once('error', fail);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => { server.off('error', fail); resolve(); });
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

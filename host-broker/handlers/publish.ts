@@ -11,6 +11,8 @@ export function handlePublish(conn: Connection, p: IPublishPacket): void {
   const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : Buffer.from(p.payload);
   const msg = { topic: p.topic, payload, qos: p.qos, retain: !!p.retain };
   const id = p.messageId!;
+  broker.stats.publishReceived[p.qos]++;
+  broker.stats.publishBytesReceived += payload.length;
 
   if (p.qos === 2 && session.inboundQos2.has(id)) {
     // A resend of a message we already have: acknowledge, do not deliver again [MQTT-4.3.3-2].

@@ -6,6 +6,7 @@ import { Device, DeviceRegistry } from './device-registry';
 import type { AuthFailureThrottle } from './auth-throttle';
 import { hashPassword, verifyPasswordAsync } from './password';
 import { policyAllowsFilter, policyAllowsTopic, TopicPolicy } from './topic-policy';
+import { isSysFilter, policyGrantsSys } from './sys-access';
 
 /** The part of the broker this module uses. */
 export interface KickTarget {
@@ -158,6 +159,7 @@ export class DeviceSecurity implements BrokerHooks {
 
   authorizeSubscribe(client: ClientInfo, filter: string): boolean {
     const policy = this.policyFor(client, 'subscribe');
+    if (policy !== false && isSysFilter(filter)) return policyGrantsSys(policy, filter);
     return policy !== false && policyAllowsFilter(policy, filter);
   }
 

@@ -26,6 +26,8 @@ export interface SqliteStoreOptions {
 
 export class SqliteStore implements Store {
   readonly file: string;
+  /** Told how long each outermost transaction took, commit (fsync) included, in seconds (metrics). */
+  onCommit?: (seconds: number) => void;
   private db: Database.Database;
   private st: Record<string, Database.Statement>;
 
@@ -111,7 +113,11 @@ export class SqliteStore implements Store {
   }
   transaction<T>(fn: () => T): T {
     // better-sqlite3 turns a nested transaction into a savepoint, which is what we want.
-    return this.db.transaction(fn)();
+    if (!this.onCommit || this.db.inTransaction) return this.db.transaction(fn)();
+    const t0 = process.hrtime.bigint();
+    const result = this.db.transaction(fn)();
+    this.onCommit(Number(process.hrtime.bigint() - t0) / 1e9);
+    return result;
   }
   close(): void { if (this.db.open) this.db.close(); }
 }
