@@ -111,7 +111,9 @@ describe('host-broker CLI (spawned)', function () {
       await assert.rejects(connect(url, { username: 'u1', password: 'wrong' }), (e: any) => e.code === 4);
       await assert.rejects(connect(url, {}), (e: any) => e.code === 5);
       const c = await connect(url, { clientId: 'd1-board', username: 'u1', password: 'p1' });
-      const api = new ControlClient(`http://127.0.0.1:${hub.ports.control}`);
+      const token = await hub.token();
+      await assert.rejects(new ControlClient(`http://127.0.0.1:${hub.ports.control}`, { token: 'not-the-token' }).clients(), (e: any) => e.status === 401 && /is not this hub's/.test(e.message));
+      const api = new ControlClient(`http://127.0.0.1:${hub.ports.control}`, { token });
       assert.deepEqual((await api.clients()).map((x) => [x.clientId, x.deviceId]), [['d1-board', 'd1']]);
       assert.deepEqual(await api.listRoutes(), [], 'routes can be managed even when the config has none');
       const closed = new Promise<void>((r) => c.once('close', () => r()));
