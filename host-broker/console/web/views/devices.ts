@@ -10,8 +10,9 @@ let body: HTMLElement;
 let certBox: HTMLElement;
 
 function status(d: DeviceRow): HTMLElement {
-  const s = !d.enabled ? 'disabled' : d.online ? 'online' : 'offline';
-  return h('span', { class: `badge ${s}`, title: d.disconnectReason ?? '' }, s);
+  const s = d.online ? 'online' : 'offline';
+  return h('span', { class: 'row' }, h('span', { class: `badge ${s}`, title: d.disconnectReason ?? '' }, s),
+    d.enabled ? null : h('span', { class: 'badge disabled' }, 'disabled'));
 }
 
 async function act(what: string, fn: () => Promise<unknown>): Promise<void> {

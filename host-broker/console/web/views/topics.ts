@@ -46,7 +46,12 @@ function renderNode(n: Node, depth: number): HTMLElement {
   const isOpen = open.get(n.path) ?? (depth < 2 || search !== '');
   const d = h('details', { open: isOpen }, h('summary', null, label, h('span', { class: 'muted' }, ` ${n.count}`), n.value ? h('span', null, ' ', leaf(n.value)) : null),
     h('ul', null, isOpen ? kids.map((k) => renderNode(k, depth + 1)) : []));
-  d.addEventListener('toggle', () => { open.set(n.path, d.open); if (d.open) draw(); });
+  // 'toggle' also fires for the open attribute set just above: act only on a real change.
+  d.addEventListener('toggle', () => {
+    if (d.open === isOpen) return;
+    open.set(n.path, d.open);
+    if (d.open) draw();
+  });
   return h('li', { 'data-topic': n.path }, d);
 }
 
