@@ -101,7 +101,7 @@ function cookie(req: IncomingMessage, name: string): string | undefined {
 export class ControlAuth {
   private hash: string;
   private readonly file?: string;
-  private fileMtime = 0;
+  private fileStamp = '';
   /** sha256 of tokens already verified with scrypt: scrypt costs tens of ms, too much per request. */
   private verified: Buffer[] = [];
   private readonly sessions = new Map<string, number>();
@@ -114,23 +114,24 @@ export class ControlAuth {
     parsePasswordHash(opts.hash);
     this.hash = opts.hash;
     this.file = opts.file;
-    if (this.file) this.fileMtime = this.mtime();
+    if (this.file) this.fileStamp = this.stamp();
     this.idleMs = opts.sessionIdleMs ?? 12 * 3600_000;
     this.report = opts.report;
     this.now = opts.now ?? Date.now;
     this.throttle = opts.throttle ?? new AuthFailureThrottle({ report: opts.report, now: this.now });
   }
 
-  private mtime(): number {
-    try { return fs.statSync(this.file!).mtimeMs; } catch { return 0; }
+  /** mtime and inode: a reset writes a new file (rename), so the inode changes even within one millisecond. */
+  private stamp(): string {
+    try { const st = fs.statSync(this.file!); return `${st.mtimeMs}:${st.ino}:${st.size}`; } catch { return ''; }
   }
 
   /** A reset token file replaces the secret: earlier tokens and sessions stop working. */
   private reloadIfChanged(): void {
     if (!this.file) return;
-    const m = this.mtime();
-    if (m === this.fileMtime) return;
-    this.fileMtime = m;
+    const m = this.stamp();
+    if (m === this.fileStamp) return;
+    this.fileStamp = m;
     const h = readStoredTokenHash(this.file);
     if (h && h !== this.hash) {
       this.hash = h;

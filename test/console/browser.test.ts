@@ -17,6 +17,13 @@ import { ensureBuilt, ensureConsoleBuilt } from '../../tools/hil/build';
 import { startTelemetryBoard } from '../../tools/hil/sim-app';
 import { Browser, chromiumMissing, launch } from './chromium';
 
+// Code passed to page.evaluate runs in the browser; the host tsconfig has no DOM lib.
+declare const document: any;
+declare const location: any;
+declare const window: any;
+declare const getComputedStyle: any;
+type HTMLCanvasElement = any;
+
 const TOKEN = 'console-test-token-0123456789';
 const SHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(__dirname, '..', '..', 'docs', 'console') : fs.mkdtempSync(path.join(os.tmpdir(), 'console-shots-'));
 
@@ -233,7 +240,7 @@ describe('console: in headless Chromium', function () {
     });
     assert.ok(coloured.every((n) => n > 30), `pixels per line: ${coloured.join(', ')}`);
     // Boards differ: their temperatures are not one line drawn three times.
-    const series = await (await fetch(base + 'series', { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+    const series: any = await (await fetch(base + 'series', { headers: { authorization: `Bearer ${TOKEN}` } })).json();
     const means = series.filter((s: any) => /^devices\/esp32-/.test(s.topic))
       .map((s: any) => s.fields.temp.reduce((a: number, b: number) => a + b, 0) / s.fields.temp.length);
     assert.equal(new Set(means.map((m: number) => m.toFixed(1))).size, 3, means.join(', '));
@@ -303,7 +310,7 @@ describe('console: in headless Chromium', function () {
     // A rule for a board not here yet stays listed until it is removed.
     await addRule('bench-board-7', 'in', 'connect', 'drop');
     await page.waitForSelector('#view-hil td:has-text("connect from the client")');
-    const faults = await (await fetch(base + 'faults', auth)).json();
+    const faults: any = await (await fetch(base + 'faults', auth)).json();
     assert.deepEqual(faults.map((f: any) => [f.clientId, f.direction, f.cmd, f.action, f.remaining]), [['bench-board-7', 'in', 'connect', 'drop', 1]]);
     await page.click('#view-hil tr:has-text("bench-board-7") button:has-text("remove")');
     await page.waitForSelector('#view-hil p.muted:has-text("No fault rules")');
