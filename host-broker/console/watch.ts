@@ -43,6 +43,8 @@ export interface Series {
   fields: Record<string, (number | null)[]>;
 }
 
+interface SeriesStore { topic: string; from: string | null; lastSample: number; samples: { time: number; values: Record<string, number> }[] }
+
 export interface LiveMessage { seq: number; time: number; topic: string; qos: QoS; retain: boolean; from: string | null; bytes: number; payload: Buffer }
 
 export interface LiveBatch {
@@ -64,6 +66,8 @@ export interface WatchOptions {
   maxFieldsPerSeries?: number;
   /** Live messages per batch per flush; default 200. */
   maxBatch?: number;
+  /** At most one plot sample per topic per this many ms (a flood on one topic is not parsed message by message); default 100. */
+  sampleEveryMs?: number;
   flushMs?: number;
 }
 
@@ -94,7 +98,7 @@ export class HubWatch {
   private readonly clients = new Map<string, SeenClient>();
   private readonly topics = new Map<string, TopicValue>();
   private readonly events: WatchedEvent[] = [];
-  private readonly series = new Map<string, Series>();
+  private readonly series = new Map<string, SeriesStore>();
   private readonly viewers = new Set<(b: LiveBatch) => void>();
   private pending: LiveBatch = emptyBatch();
   private flushTimer?: NodeJS.Timeout;
@@ -107,7 +111,7 @@ export class HubWatch {
   private readonly onEvent: (ev: HubEvent) => void;
 
   constructor(private readonly broker: WatchedBroker, opts: WatchOptions = {}) {
-    this.o = { maxClients: 5000, maxTopics: 5000, maxEvents: 1000, maxSeries: 500, seriesPoints: 600, maxFieldsPerSeries: 16, maxBatch: 200, flushMs: 250, ...opts };
+    this.o = { maxClients: 5000, maxTopics: 5000, maxEvents: 1000, maxSeries: 500, seriesPoints: 600, maxFieldsPerSeries: 16, maxBatch: 200, flushMs: 250, sampleEveryMs: 100, ...opts };
     this.hooks = {
       packetIn: (client) => { const c = this.clients.get(client.clientId); if (c && c.online) c.lastSeen = Date.now(); return undefined; },
       clientConnected: (client) => this.connected(client),
@@ -138,7 +142,17 @@ export class HubWatch {
   seen(clientId: string): SeenClient | undefined { return this.clients.get(clientId); }
   topicValues(): TopicValue[] { return [...this.topics.values()]; }
   recentEvents(limit = this.o.maxEvents): WatchedEvent[] { return this.events.slice(-limit); }
-  allSeries(): Series[] { return [...this.series.values()]; }
+  /** Each topic's samples as columns (time, and one array per field, null where a sample lacked it). */
+  allSeries(): Series[] {
+    return [...this.series.values()].map((st) => {
+      const rows = st.samples.slice(-this.o.seriesPoints);
+      const names: string[] = [];
+      for (const r of rows) for (const k in r.values) if (!names.includes(k)) names.push(k);
+      const fields: Record<string, (number | null)[]> = {};
+      for (const k of names) fields[k] = rows.map((r) => (k in r.values ? r.values[k] : null));
+      return { topic: st.topic, from: st.from, time: rows.map((r) => r.time), fields };
+    });
+  }
 
   /** Receive batches until the returned function is called. */
   subscribe(viewer: (b: LiveBatch) => void): () => void {
@@ -174,14 +188,22 @@ export class HubWatch {
     const time = Date.now();
     const seq = ++this.msgSeq;
     const prefix = payload.subarray(0, PAYLOAD_PREFIX);
+    const known = this.topics.get(topic);
     if (retain && payload.length === 0) this.topics.delete(topic); // clears the retained message: the topic is gone from the tree
-    else {
-      this.topics.delete(topic);
+    else if (known) {
+      // Updated in place: no allocation per message (the oldest first-seen topics go first when full).
+      known.payload = prefix; known.bytes = payload.length; known.time = time; known.qos = qos; known.retain = retain; known.from = from;
+    } else {
+      if (this.topics.size >= this.o.maxTopics) this.topics.delete(this.topics.keys().next().value as string);
       this.topics.set(topic, { topic, payload: prefix, bytes: payload.length, time, qos, retain, from });
-      if (this.topics.size > this.o.maxTopics) this.topics.delete(this.topics.keys().next().value as string);
     }
-    const values = numericFields(payload, this.o.maxFieldsPerSeries);
-    if (values) this.sample(topic, from, time, values);
+    let values: Record<string, number> | null = null;
+    const st = this.series.get(topic);
+    // JSON is parsed only for a payload that may hold numbers, and at most every sampleEveryMs per topic.
+    if (payload.length > 1 && payload[0] === 0x7b && (!st || time - st.lastSample >= this.o.sampleEveryMs)) {
+      values = numericFields(payload, this.o.maxFieldsPerSeries);
+      if (values) this.sample(st, topic, from, time, values);
+    }
     if (this.viewers.size === 0) return;
     const b = this.pending;
     if (b.messages.length < this.o.maxBatch) b.messages.push({ seq, time, topic, qos, retain, from, bytes: payload.length, payload: prefix });
@@ -190,29 +212,17 @@ export class HubWatch {
     this.schedule(false);
   }
 
-  private sample(topic: string, from: string | null, time: number, values: Record<string, number>): void {
-    let s = this.series.get(topic);
-    if (!s) {
+  private sample(st: SeriesStore | undefined, topic: string, from: string | null, time: number, values: Record<string, number>): void {
+    if (!st) {
       if (this.series.size >= this.o.maxSeries) this.series.delete(this.series.keys().next().value as string);
-      s = { topic, from, time: [], fields: {} };
-      this.series.set(topic, s);
+      st = { topic, from, lastSample: 0, samples: [] };
+      this.series.set(topic, st);
     }
-    s.from = from;
-    const n = s.time.length;
-    s.time.push(time);
-    for (const [k, v] of Object.entries(values)) {
-      let col = s.fields[k];
-      if (!col) {
-        if (Object.keys(s.fields).length >= this.o.maxFieldsPerSeries) continue;
-        col = s.fields[k] = new Array(n).fill(null);
-      }
-      col.push(v);
-    }
-    for (const col of Object.values(s.fields)) if (col.length < s.time.length) col.push(null);
-    if (s.time.length > this.o.seriesPoints) {
-      s.time.shift();
-      for (const col of Object.values(s.fields)) col.shift();
-    }
+    st.from = from;
+    st.lastSample = time;
+    st.samples.push({ time, values });
+    // Trimmed in halves, not shifted per sample: O(1) per message on average.
+    if (st.samples.length >= 2 * this.o.seriesPoints) st.samples.splice(0, st.samples.length - this.o.seriesPoints);
   }
 
   private event(ev: HubEvent): void {

@@ -120,6 +120,7 @@ describe('console: server side', function () {
     const c = await connect(url, { clientId: 'pub-1' });
     clients.push(c);
     await c.publishAsync('home/room/temp', '{"temp": 21.5, "hum": 40, "name": "x", "nested": {"v": 3}}', { qos: 1, retain: true });
+    await new Promise((r) => setTimeout(r, 150)); // plots take one sample per topic per 100 ms
     await c.publishAsync('home/room/temp', '{"temp": 21.7, "hum": 41}', { qos: 1 });
     await c.publishAsync('home/gone', 'bye', { qos: 1, retain: true });
     await c.publishAsync('home/gone', '', { qos: 1, retain: true });
@@ -193,15 +194,26 @@ describe('console: HubWatch bounds and parsing', () => {
     assert.equal(Object.keys(numericFields(Buffer.from(JSON.stringify(Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, i])))))!).length, 16);
   });
 
+  it('samples a topic at most every sampleEveryMs: a flood is not parsed message by message', async () => {
+    const broker = new Broker();
+    const w = new HubWatch(broker, { sampleEveryMs: 60_000 });
+    try {
+      for (let i = 0; i < 100; i++) await broker.publish({ topic: 'flood', payload: `{"v":${i}}` });
+      assert.deepEqual(w.allSeries()[0].fields.v, [0]);
+      assert.equal(Buffer.from(w.topicValues()[0].payload).toString(), '{"v":99}', 'the topic still shows the last value');
+    } finally { w.close(); await broker.close(); }
+  });
+
   it('keeps at most maxTopics topics, seriesPoints points and maxEvents events', async () => {
     const broker = new Broker();
-    const w = new HubWatch(broker, { maxTopics: 10, seriesPoints: 5, maxEvents: 3 });
+    const w = new HubWatch(broker, { maxTopics: 10, seriesPoints: 5, maxEvents: 3, sampleEveryMs: 0 });
     try {
       for (let i = 0; i < 25; i++) await broker.publish({ topic: `t/${i}`, payload: `{"v":${i}}` });
       for (let i = 0; i < 8; i++) await broker.publish({ topic: 'one', payload: `{"v":${i}}` });
       for (let i = 0; i < 5; i++) broker.hubEvent({ kind: 'limit_exceeded', severity: 'warning', objectType: 'hub', objectId: 'x', message: `m${i}` });
       assert.equal(w.topicValues().length, 10);
       assert.ok(w.topicValues().some((t) => t.topic === 'one'), 'the most recent topics stay');
+      assert.ok(!w.topicValues().some((t) => t.topic === 't/0'), 'the oldest go');
       assert.deepEqual(w.allSeries().find((s) => s.topic === 'one')!.fields.v, [3, 4, 5, 6, 7]);
       assert.deepEqual(w.recentEvents().map((e) => e.message), ['m2', 'm3', 'm4']);
     } finally { w.close(); await broker.close(); }
