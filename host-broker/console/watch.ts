@@ -121,7 +121,7 @@ export class HubWatch {
     this.onEvent = (ev) => this.event(ev);
     // Retained messages from before this start are the first values of their topics.
     for (const m of broker.store.loadRetained()) {
-      this.topics.set(m.topic, { topic: m.topic, payload: m.payload.subarray(0, PAYLOAD_PREFIX), bytes: m.payload.length, time: Date.now(), qos: m.qos, retain: true, from: null });
+      this.topics.set(m.topic, { topic: m.topic, payload: Buffer.from(m.payload.subarray(0, PAYLOAD_PREFIX)), bytes: m.payload.length, time: Date.now(), qos: m.qos, retain: true, from: null });
     }
     broker.addHooks(this.hooks);
     broker.on('message', this.onMessage);
@@ -187,7 +187,8 @@ export class HubWatch {
   private message(topic: string, payload: Buffer, qos: QoS, retain: boolean, from: string | null): void {
     const time = Date.now();
     const seq = ++this.msgSeq;
-    const prefix = payload.subarray(0, PAYLOAD_PREFIX);
+    // A copy: the payload may be a view of a whole socket read, which a kept view would hold in memory.
+    const prefix = Buffer.from(payload.subarray(0, PAYLOAD_PREFIX));
     const known = this.topics.get(topic);
     if (retain && payload.length === 0) this.topics.delete(topic); // clears the retained message: the topic is gone from the tree
     else if (known) {
