@@ -3,11 +3,12 @@
 import { api, enc } from '../api';
 import { h, mount, table, toast } from '../dom';
 import { ago } from '../format';
-import { state, type DeviceRow } from '../state';
+import { changed, state, type DeviceRow } from '../state';
 import type { View } from '../main';
 
 let body: HTMLElement;
 let certBox: HTMLElement;
+let ticker: number | undefined;
 
 function status(d: DeviceRow): HTMLElement {
   const s = d.online ? 'online' : 'offline';
@@ -87,7 +88,10 @@ export const devicesView: View = {
     root.append(
       h('div', { class: 'toolbar' }, h('h2', null, 'Devices'), h('button', { onclick: () => { form.hidden = !form.hidden; } }, 'add device')),
       form, certBox, body);
+    // "last seen 3 min ago" ages even when nothing changes.
+    ticker = window.setInterval(() => changed('devices'), 10_000);
   },
+  leave() { if (ticker) clearInterval(ticker); },
   update() {
     const online = state.devices.filter((d) => d.online).length;
     const rows = state.devices.map((d) => h('tr', { 'data-id': d.id, class: d.online ? 'is-online' : 'is-offline' },

@@ -48,7 +48,7 @@ function detail(e: any): string {
   if (e.qos !== undefined) parts.push(`QoS ${e.qos}`);
   if (e.dup) parts.push('DUP');
   if (e.retain) parts.push('retain');
-  if (e.payloadBytes !== undefined) parts.push(`${e.payloadBytes} B ${JSON.stringify(e.payload ?? '').slice(0, 60)}`);
+  if (e.payloadBytes !== undefined) parts.push(`${e.payloadBytes} B ${String(e.payload ?? '').slice(0, 80)}${e.payloadBytes > 80 ? '…' : ''}`);
   if (e.returnCode !== undefined) parts.push(`rc ${e.returnCode}`);
   if (e.clientId !== undefined && e.cmd === 'connect') parts.push(`client ${e.clientId}${e.clean ? ' clean' : ''} keepalive ${e.keepalive}`);
   if (e.granted) parts.push(`granted ${e.granted.join(',')}`);

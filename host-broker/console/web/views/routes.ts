@@ -19,7 +19,7 @@ async function showDead(name: string): Promise<void> {
         h('button', { class: 'link', onclick: () => mount(dead) }, 'close')),
       table(['id', 'dead since', 'topic', 'attempts', 'error', 'payload'], r.deadLetters.map((d: any) => h('tr', null,
         h('td', null, d.id), h('td', null, ago(Date.parse(d.deadAt))), h('td', { class: 'topic' }, d.topic), h('td', null, d.attempts),
-        h('td', null, d.error), h('td', null, h('code', { class: 'payload' }, showPayload(d.payloadBase64, d.payloadBase64.length, 'auto').text.slice(0, 120))))), 'No dead letters.')));
+        h('td', null, d.error), h('td', null, h('code', { class: 'payload' }, showPayload(d.payloadBase64, 0, 'auto').text.slice(0, 120))))), 'No dead letters.')));
   } catch (err: any) { toast(err.message, true); }
 }
 
