@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import typescript from '@rollup/plugin-typescript';
 import terser from '@rollup/plugin-terser';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
 
 const boards = fs.readdirSync('boards').filter((f) => f.endsWith('.json')).map((f) =>
   JSON.parse(fs.readFileSync(path.join('boards', f), 'utf8')));
@@ -78,6 +79,33 @@ if (fs.existsSync('firmware/codec/index.ts')) {
     input: 'firmware/codec/index.ts',
     plugins: [ts(), terserFor(defsFor(boards.find((b) => b.name === 'linux')))],
     output: cjs('dist/test/codec.js'),
+  });
+}
+
+// The hub console (host-broker/console/web): one script for browsers, its CSS
+// (ours after uPlot's) and the page, into dist/console/, served by the hub.
+const CONSOLE = 'host-broker/console/web';
+if (fs.existsSync(`${CONSOLE}/main.ts`)) {
+  const consoleFiles = {
+    name: 'console-files',
+    buildStart() {
+      for (const f of ['index.html', 'style.css', 'node_modules/uplot/dist/uPlot.min.css']) this.addWatchFile(f.startsWith('node_modules') ? f : `${CONSOLE}/${f}`);
+    },
+    generateBundle() {
+      const css = fs.readFileSync('node_modules/uplot/dist/uPlot.min.css', 'utf8') + '\n' + fs.readFileSync(`${CONSOLE}/style.css`, 'utf8');
+      this.emitFile({ type: 'asset', fileName: 'app.css', source: css });
+      this.emitFile({ type: 'asset', fileName: 'index.html', source: fs.readFileSync(`${CONSOLE}/index.html`, 'utf8') });
+    },
+  };
+  configs.push({
+    input: `${CONSOLE}/main.ts`,
+    plugins: [
+      nodeResolve({ browser: true }),
+      typescript({ tsconfig: `${CONSOLE}/tsconfig.json`, include: [`${CONSOLE}/**/*.ts`, 'firmware/topic.ts'], noEmitOnError: true }),
+      terser({ ecma: 2019, format: { comments: false } }),
+      consoleFiles,
+    ],
+    output: { dir: 'dist/console', entryFileNames: 'app.js', format: 'iife', generatedCode: { preset: 'es2015' } },
   });
 }
 

@@ -17,6 +17,7 @@ import { runGrowthBench } from './growth';
 import { runFleetBench } from './fleet';
 import { runProfileBench } from './profile';
 import { runRoutesTable } from './routes-table';
+import { runConsoleBench } from './console';
 
 const RUNNERS: Record<BenchName, (o: BenchOptions) => Promise<BenchResult>> = {
   size: runSizeBench,
@@ -28,6 +29,7 @@ const RUNNERS: Record<BenchName, (o: BenchOptions) => Promise<BenchResult>> = {
   fleet: runFleetBench,
   profile: runProfileBench,
   routes: runRoutesTable,
+  console: runConsoleBench,
 };
 
 export function renderResult(r: BenchResult): string {

@@ -13,6 +13,8 @@ import { addRoutesCommands } from './cli-routes';
 import { addServiceCommands } from './cli-service';
 import { DATA_FILES, openDataFile } from './data-dir';
 import { createHubLogger, LOG_FORMATS, type LogFormat, stdoutIsJournal } from './log';
+import { resetStoredToken, TOKEN_FILE } from './control/auth';
+import { TOKEN_ENV } from './control/http-client';
 import { DEFAULT_CONTROL_PORT, DEFAULT_DATA_DIR, DEFAULT_HOST, startHub } from './start-hub';
 
 function portArg(v: string): number {
@@ -31,7 +33,7 @@ function intArg(min: number, max: number) {
 const collect = (v: string, prev: string[] = []) => prev.concat(v);
 
 interface StartFlags {
-  port?: number; tcp?: boolean; tlsPort?: number; wsPort?: number; wsPath?: string; controlPort?: number; controlHost?: string;
+  port?: number; tcp?: boolean; tlsPort?: number; wsPort?: number; wsPath?: string; controlPort?: number; controlHost?: string; controlAuth?: boolean;
   host?: string; dataDir?: string; config?: string; memory?: boolean; allowAnonymous?: boolean; logLevel?: string;
   logFormat?: LogFormat; logFile?: string;
 }
@@ -55,6 +57,12 @@ export function resolveStartConfig(flags: StartFlags, cwd = process.cwd()): HubC
   if (flags.controlHost !== undefined) {
     if (!cfg.control) throw new ConfigError('--control-host', 'needs the control API (--control-port)');
     cfg.control.host = flags.controlHost;
+  }
+  if (flags.controlAuth === false) {
+    if (!cfg.control) throw new ConfigError('--no-control-auth', 'needs the control API (--control-port)');
+    delete cfg.control.token;
+    delete cfg.control.tokenHash;
+    cfg.control.auth = false;
   }
   if (flags.dataDir !== undefined) cfg.dataDir = path.resolve(cwd, flags.dataDir);
   if (cfg.dataDir === undefined) cfg.dataDir = path.resolve(cwd, DEFAULT_DATA_DIR);
@@ -91,7 +99,22 @@ async function runStart(flags: StartFlags): Promise<void> {
   // Before "listening": whoever waits for that line may signal at once.
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  log.info({ ports: hub.ports, dataDir: hub.dataDir, store: cfg.memory ? 'memory' : 'sqlite', allowAnonymous: !!cfg.allowAnonymous, devices: hub.registry.list().length }, 'listening');
+  log.info({ ports: hub.ports, dataDir: hub.dataDir, store: cfg.memory ? 'memory' : 'sqlite', allowAnonymous: !!cfg.allowAnonymous, devices: hub.registry.list().length,
+    ...(hub.consoleUrl ? { console: hub.consoleUrl, controlAuth: cfg.control?.auth !== false } : {}) }, 'listening');
+  // Not a log line: the token must not end up in log files, and this is the only time it is shown.
+  if (hub.controlToken) process.stderr.write(tokenNotice(hub.controlToken, hub.controlTokenFile));
+  if (hub.consoleUrl) process.stderr.write(`host-broker: console on ${hub.consoleUrl}\n`);
+}
+
+function tokenNotice(token: string, file?: string): string {
+  return [
+    '',
+    'host-broker: the control API and console token (shown only this once: only its hash is kept' + (file ? `, in ${file}` : '') + '):',
+    `  ${token}`,
+    `  the console asks for it; the CLI and HIL tools read it from ${TOKEN_ENV}: export ${TOKEN_ENV}=${token}`,
+    '  lost it? host-broker control-token reset (with the same --data-dir) makes a new one',
+    '', '',
+  ].join('\n');
 }
 
 function openRegistry(dataDir: string | undefined): DeviceRegistry {
@@ -130,7 +153,8 @@ export function buildProgram(): Command {
     .option('--ws-path <path>', 'accept WebSocket upgrades only on this URL path (default: any path)')
     .addOption(new Option('--control-port [n]', `HIL control HTTP JSON API port, ${DEFAULT_CONTROL_PORT} if the flag has no value (off unless given); \`routes\` commands use it; see host-broker/control/README.md`)
       .preset(String(DEFAULT_CONTROL_PORT)).argParser(portArg))
-    .option('--control-host <addr>', `bind address of the control API (default ${DEFAULT_HOST}; it has no authentication)`)
+    .option('--control-host <addr>', `bind address of the control API and console (default ${DEFAULT_HOST})`)
+    .option('--no-control-auth', 'no token for the control API and console (allowed only on a loopback --control-host; by default the hub makes a token at first start and prints it once)')
     .option('--host <addr>', `bind address of the MQTT listeners (default ${DEFAULT_HOST})`)
     .option('--data-dir <dir>', `data directory: SQLite store, device registry, hub CA (default ./${DEFAULT_DATA_DIR})`)
     .option('--config <file>', 'JSON config: listeners, control, devices, filters, limits, events, routes, log (flags override it)')
@@ -240,6 +264,17 @@ export function buildProgram(): Command {
         const info = { device: id, files, fingerprint256: issued.fingerprint256, notAfter: issued.notAfter.toISOString(), pinned: !!o.pin };
         console.log(o.json ? JSON.stringify(info) : `wrote ${files.cert}\nwrote ${files.key}\nwrote ${files.ca}\nfingerprint ${issued.fingerprint256}${o.pin ? ' (pinned)' : ''}, valid until ${info.notAfter}`);
       } finally { reg.close(); }
+    });
+
+  program.command('control-token')
+    .description('the control API and console token')
+    .command('reset')
+    .description(`make a new token, print it once and keep its hash in <data-dir>/${TOKEN_FILE}; a running hub on this data dir switches to it at once (earlier tokens and console sessions stop working). Not used when the config sets control.token or control.tokenHash`)
+    .addOption(dataDirOpt())
+    .action((o: any) => {
+      const { token, file } = resetStoredToken(path.resolve(o.dataDir ?? DEFAULT_DATA_DIR));
+      console.log(token);
+      process.stderr.write(`host-broker: new token above; its hash is in ${file}\n`);
     });
 
   addRoutesCommands(program);

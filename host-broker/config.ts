@@ -6,6 +6,7 @@ import * as path from 'path';
 import type { Limits } from './broker';
 import type { DeviceInput } from './security/device-registry';
 import { assertValidDeviceId } from './security/device-registry';
+import { parsePasswordHash } from './security/password';
 import { parseTopicPolicy, TopicPolicy } from './security/topic-policy';
 import { validateRoutes } from './routes/config';
 import type { RouteConfig } from './routes/types';
@@ -24,6 +25,14 @@ const optString = (o: Obj, key: string, field: string) => str(o, key, field, { o
 
 export interface ListenerAddress { port: number; host?: string }
 
+/**
+ * The control listener (API + console). Authentication: `token` (a password you
+ * choose) or `tokenHash` (its scrypt hash); with neither, the hub makes a token at
+ * first start, prints it once and keeps its hash in the data dir. `auth: false`
+ * turns it off, allowed only on a loopback address.
+ */
+export interface ControlConfig extends ListenerAddress { token?: string; tokenHash?: string; auth?: boolean }
+
 export interface HubConfig {
   listeners: {
     tcp?: ListenerAddress;
@@ -31,7 +40,7 @@ export interface HubConfig {
     tls?: ListenerAddress & { keyFile?: string; certFile?: string; caFile?: string };
     ws?: ListenerAddress & { path?: string };
   };
-  control?: ListenerAddress;
+  control?: ControlConfig;
   dataDir?: string;
   memory?: boolean;
   allowAnonymous?: boolean;
@@ -91,6 +100,19 @@ function address(v: unknown, field: string, extra: string[] = []): Obj & Listene
   return o as Obj & ListenerAddress;
 }
 
+function controlConfig(v: unknown): ControlConfig {
+  const c = address(v, 'control', ['token', 'tokenHash', 'auth']);
+  const token = optString(c, 'token', 'control');
+  const tokenHash = optString(c, 'tokenHash', 'control');
+  const auth = optBool(c, 'auth', 'control');
+  if (token !== undefined && token.length < 8) throw new ConfigError('control.token', 'expected at least 8 characters');
+  if (tokenHash !== undefined) nested('control.tokenHash', () => parsePasswordHash(tokenHash));
+  if (token !== undefined && tokenHash !== undefined) throw new ConfigError('control.token', 'give token or tokenHash, not both');
+  if (auth === false && (token !== undefined || tokenHash !== undefined)) throw new ConfigError('control.auth', 'false turns authentication off: then give no token or tokenHash');
+  return { port: c.port, ...(c.host !== undefined ? { host: c.host } : {}), ...(token !== undefined ? { token } : {}),
+    ...(tokenHash !== undefined ? { tokenHash } : {}), ...(auth !== undefined ? { auth } : {}) };
+}
+
 /** Resolves relative file paths against the config file's directory. */
 function resolveFrom(baseDir: string | undefined, p: string | undefined): string | undefined {
   if (p === undefined || baseDir === undefined) return p;
@@ -121,7 +143,7 @@ export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
       cfg.listeners.ws = { port: w.port, ...(w.host ? { host: w.host } : {}), ...(p ? { path: p } : {}) };
     }
   }
-  if (o.control !== undefined) cfg.control = { ...address(o.control, 'control') };
+  if (o.control !== undefined) cfg.control = controlConfig(o.control);
   const dataDir = optString(o, 'dataDir', 'config');
   if (dataDir !== undefined) cfg.dataDir = resolveFrom(baseDir, dataDir);
   cfg.memory = optBool(o, 'memory', 'config');

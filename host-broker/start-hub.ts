@@ -5,7 +5,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Broker, DEFAULT_LIMITS, type Logger } from './broker';
-import type { HubConfig } from './config';
+import { ConfigError, type HubConfig } from './config';
+import { HubWatch } from './console/watch';
+import { consoleExtension } from './console/api';
+import { ControlAuth, isLoopback, resolveControlSecret } from './control/auth';
 import { Control, createControl } from './control/control';
 import { ControlServer, startControlServer } from './control/http-server';
 import { DATA_FILES, lockDataDir, openDataFile, prepareDataDir } from './data-dir';
@@ -37,6 +40,12 @@ export interface RunningHub {
   throttle: AuthFailureThrottle;
   control?: Control;
   controlServer?: ControlServer;
+  /** The console's address (the control listener's root), when the control listener runs. */
+  consoleUrl?: string;
+  /** The control token, only when this start made it: print it once, only its hash is kept. */
+  controlToken?: string;
+  /** Where the control token's hash is kept, when it is the data dir's. */
+  controlTokenFile?: string;
   routes: RouteManager;
   /** Prometheus metrics and what $SYS reads; other forwarders add their backlogs here (metrics.addBacklog). */
   metrics: HubMetrics;
@@ -134,10 +143,25 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
 
     let control: Control | undefined;
     let controlServer: ControlServer | undefined;
+    let controlToken: string | undefined;
+    let controlTokenFile: string | undefined;
     if (cfg.control) {
+      const host = cfg.control.host ?? DEFAULT_HOST;
+      let auth: ControlAuth | undefined;
+      if (cfg.control.auth === false) {
+        // It can disconnect clients, disable devices and add routes that send messages anywhere.
+        if (!isLoopback(host)) throw new ConfigError('control.auth', `false is allowed only on a loopback address; the control API on ${host} needs a token (drop auth: false, or bind it to 127.0.0.1)`);
+      } else {
+        const secret = resolveControlSecret(dataDir, cfg.control);
+        controlToken = secret.newToken;
+        controlTokenFile = secret.file;
+        auth = new ControlAuth({ hash: secret.hash, file: secret.file, report: (ev) => broker.hubEvent(ev) });
+      }
       control = createControl(broker, { routes });
-      controlServer = await startControlServer(control, { port: cfg.control.port, host: cfg.control.host ?? DEFAULT_HOST, security,
-        extensions: prometheus ? [metricsExtension(metrics)] : [] });
+      const watch = new HubWatch(broker);
+      // /metrics sits behind the same token as the rest: a Prometheus scrape sends it as a bearer token.
+      controlServer = await startControlServer(control, { port: cfg.control.port, host, security, auth,
+        extensions: [consoleExtension({ control, watch, security, dataDir }), ...(prometheus ? [metricsExtension(metrics)] : [])] });
       ports.control = controlServer.port;
       const c = control; const s = controlServer;
       cleanups.unshift(() => c.close());
@@ -147,6 +171,8 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
     let closing: Promise<void> | undefined;
     return {
       broker, registry, security, throttle, control, controlServer, routes, metrics, sysTopics, ports, dataDir,
+      ...(controlServer ? { consoleUrl: `${controlServer.url}/` } : {}),
+      ...(controlToken ? { controlToken } : {}), ...(controlTokenFile ? { controlTokenFile } : {}),
       close() {
         if (!closing) closing = runAll(cleanups);
         return closing;

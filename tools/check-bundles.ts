@@ -465,12 +465,16 @@ function checkHoisting(a: Analyzer, add: (offset: number, construct: string, mes
 
 // ---------------------------------------------------------------- files
 
-/** Every .js file under the given files/directories. */
+/** dist/ folders that hold no board code: the hub console runs in browsers. */
+const NOT_FOR_BOARDS = [path.join('dist', 'console')];
+
+/** Every .js file under the given files/directories (but not the browser console's). */
 export function findBundles(roots: string[]): string[] {
   const out: string[] = [];
   const walk = (p: string) => {
     if (!fs.existsSync(p)) return;
     const st = fs.statSync(p);
+    if (st.isDirectory() && NOT_FOR_BOARDS.some((d) => path.resolve(p) === path.resolve(d))) return;
     if (st.isDirectory()) for (const f of fs.readdirSync(p).sort()) walk(path.join(p, f));
     else if (p.endsWith('.js') || p.endsWith('.cjs')) out.push(p);
   };

@@ -42,7 +42,7 @@ function usage(cpu0: NodeJS.CpuUsage, cpu1: NodeJS.CpuUsage, mem: NodeJS.MemoryU
   return { cpuMs: Math.round(cpuMs), cpuPercent: Math.round(cpuMs / 10 / seconds * 10) / 10, rssMiB: Math.round(mem.rss / MiB * 10) / 10, heapMiB: Math.round(mem.heapUsed / MiB * 10) / 10 };
 }
 
-function startBrokerChild(): Promise<{ child: ChildProcess; port: number; controlUrl: string; ask(): Promise<any> }> {
+function startBrokerChild(): Promise<{ child: ChildProcess; port: number; controlUrl: string; token: string; ask(): Promise<any> }> {
   const child = fork(path.join(__dirname, 'hil', 'broker-child.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -54,7 +54,7 @@ function startBrokerChild(): Promise<{ child: ChildProcess; port: number; contro
         child.once('message', (a: any) => res(a.usage));
         child.send({ usage: true });
       });
-      resolve({ child, port: m.port, controlUrl: m.controlUrl, ask });
+      resolve({ child, port: m.port, controlUrl: m.controlUrl, token: m.token, ask });
     });
   });
 }
@@ -62,7 +62,7 @@ function startBrokerChild(): Promise<{ child: ChildProcess; port: number; contro
 export async function runSimulate(o: SimulateOptions, say: (line: string) => void = console.log): Promise<SimulateReport> {
   ensureBuilt([o.board], say);
   const broker = await startBrokerChild();
-  const control = new ControlClient(broker.controlUrl);
+  const control = new ControlClient(broker.controlUrl, { token: broker.token });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-simulate-'));
   const boards: Board[] = [];
   try {

@@ -1,14 +1,16 @@
 // `npm start`: the main job on a fresh clone. Builds the firmware if dist/ is
 // missing or stale, starts the host broker (in this process, in memory, control
-// API on), starts simulated boards running dist/<board>/telemetry.js, and shows
-// the telemetry flowing until Ctrl-C (or --duration seconds).
+// API and console on), starts simulated boards running dist/<board>/telemetry.js,
+// prints the console's address (and opens it with --open), and shows the
+// telemetry flowing until Ctrl-C (or --duration seconds).
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import mqtt, { MqttClient } from 'mqtt';
 import type { Board } from '../boards/sim';
-import { ensureBuilt } from './hil/build';
+import { ensureBuilt, ensureConsoleBuilt } from './hil/build';
 import { LocalHub, startLocalHub } from './hil/hub';
 import { startTelemetryBoard } from './hil/sim-app';
 
@@ -18,6 +20,10 @@ export interface StartOptions {
   broker?: string;
   duration?: number;
   interval: number;
+  /** Port of the console (and control API); default 8081, any free port when that one is taken. */
+  consolePort: number;
+  /** Open the console in a browser. */
+  open?: boolean;
 }
 
 interface BoardStats {
@@ -59,6 +65,36 @@ function table(ids: string[], stats: Map<string, BoardStats>, started: number, w
   return lines;
 }
 
+/** The command that opens a URL here: $BROWSER if set, else the desktop's opener. */
+export function openerFor(url: string, env: NodeJS.ProcessEnv = process.env, platform = process.platform): [string, string[]] {
+  if (env.BROWSER) return [env.BROWSER, [url]];
+  if (platform === 'darwin') return ['open', [url]];
+  if (platform === 'win32') return ['cmd', ['/c', 'start', '', url]];
+  return ['xdg-open', [url]];
+}
+
+function openInBrowser(url: string, say: (line: string) => void): void {
+  const [cmd, args] = openerFor(url);
+  try {
+    const p = spawn(cmd, args, { stdio: 'ignore', detached: true });
+    p.on('error', (err: any) => say(`could not open a browser (${cmd}: ${err.code ?? err.message}); open the console address above yourself`));
+    p.unref();
+  } catch (err: any) {
+    say(`could not open a browser (${cmd}: ${err.message}); open the console address above yourself`);
+  }
+}
+
+/** The hub on the console port asked for, or on any free one when that is taken. */
+async function startHubFor(o: StartOptions, say: (line: string) => void): Promise<LocalHub> {
+  try {
+    return await startLocalHub({ controlPort: o.consolePort });
+  } catch (err: any) {
+    if (err.code !== 'EADDRINUSE' || o.consolePort === 0) throw err;
+    say(`port ${o.consolePort} is taken: the console takes a free port instead (choose one with --console-port)`);
+    return startLocalHub({ controlPort: 0 });
+  }
+}
+
 /** Runs until stopped (or for `duration` s); resolves with the total messages seen. */
 export async function runStart(o: StartOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const say = (line: string) => out(line + '\n');
@@ -66,11 +102,19 @@ export async function runStart(o: StartOptions, out: (s: string) => void = (s) =
   if (built) say('firmware built');
   let hub: LocalHub | undefined;
   let target: { host: string; port: number };
-  if (o.broker) target = parseBrokerUrl(o.broker);
-  else {
-    hub = await startLocalHub({});
+  if (o.broker) {
+    target = parseBrokerUrl(o.broker);
+    if (o.open) say(`--open: the console comes with the hub npm start runs; with --broker, open that hub's console (its control port) instead`);
+  } else {
+    if (ensureConsoleBuilt(say)) say('console built');
+    hub = await startHubFor(o, say);
     target = { host: '127.0.0.1', port: hub.port };
     say(`host broker on mqtt://127.0.0.1:${hub.port} (in memory), HIL control API on ${hub.controlUrl}`);
+    // The token is in the fragment: the page logs itself in, and it never reaches a server log.
+    const consoleUrl = `${hub.controlUrl}/#token=${hub.token}`;
+    say(`console: ${consoleUrl}`);
+    say(`  (control token ${hub.token}; the CLI takes it as HOST_BROKER_TOKEN, e.g. HOST_BROKER_TOKEN=${hub.token} npm run broker -- routes list --control ${hub.controlUrl})`);
+    if (o.open) openInBrowser(consoleUrl, say);
   }
   const where = `mqtt://${target.host}:${target.port}`;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-start-'));
@@ -144,6 +188,8 @@ export function buildProgram(): Command {
     .option('--broker <url>', 'use this broker (mqtt://host:port) instead of starting the host broker', (v) => { parseBrokerUrl(v); return v; })
     .addOption(new Option('--duration <s>', 'stop after this many seconds and print a final summary').argParser(intArg(1, 86400)))
     .addOption(new Option('--interval <ms>', 'ms between readings on each board').argParser(intArg(100, 86400000)).default(1000))
+    .addOption(new Option('--console-port <n>', 'port of the hub console and control API (a free one if taken; 0 = any free port)').argParser(intArg(0, 65535)).default(8081))
+    .option('--open', 'open the console in a browser ($BROWSER, or the desktop\'s opener)')
     .showHelpAfterError('(run with --help for usage)');
 }
 

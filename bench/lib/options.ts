@@ -1,13 +1,13 @@
 // Command line of `npm run bench`.
-export const BENCH_NAMES = ['size', 'memory', 'codec', 'broker', 'latency', 'growth', 'fleet', 'profile', 'routes'] as const;
+export const BENCH_NAMES = ['size', 'memory', 'codec', 'broker', 'latency', 'growth', 'fleet', 'profile', 'routes', 'console'] as const;
 export type BenchName = (typeof BENCH_NAMES)[number];
-/** Benchmarks run when --only is not given (routes is its own developer's, asked for by name). */
+/** Benchmarks run when --only is not given (routes and console are asked for by name). */
 export const DEFAULT_BENCHES: BenchName[] = ['size', 'memory', 'codec', 'broker', 'latency', 'growth', 'fleet', 'profile'];
 
 export interface CliOptions { only: BenchName[]; rounds: number; quick: boolean; out: string; help: boolean }
 
 export const USAGE = `usage: npm run bench -- [--only name[,name...]] [--rounds N] [--quick] [--out file]
-  names: ${BENCH_NAMES.join(', ')} (default: all but routes)
+  names: ${BENCH_NAMES.join(', ')} (default: all but routes and console)
   --rounds N   rounds per comparison, baseline and ours alternating (default 3, --quick 2)
   --quick      smaller sizes and shorter runs
   --out file   where to write the JSON results (default bench/results.json)`;

@@ -15,6 +15,7 @@ import { FaultControls, FaultState, noFaults } from './faults';
 import { SimFlash } from './flash';
 import { VarCounter, emptyUsage, reachable } from './memory';
 import { SimNet, SocketEventType } from './net';
+import { seededTemperature } from './sensors';
 
 export { FaultControls } from './faults';
 
@@ -27,7 +28,7 @@ export interface BoardOptions {
   storageDir?: string;
   /** Flash bytes available to Storage; defaults to the profile's storageBytes. */
   storageBytes?: number;
-  /** E.getTemperature(); defaults to a slow drift around 25 °C. */
+  /** E.getTemperature(); defaults to seededTemperature(seed) (sensors.ts). */
   temperature?: () => number;
   /**
    * Vars the board holds beyond what the simulator's walk sees, added to
@@ -36,6 +37,8 @@ export interface BoardOptions {
    * so that code checking free memory meets the budget it would meet there.
    */
   heldVars?: number;
+  /** Makes this board's readings its own (and repeatable): e.g. its device id. Default: the board's name and a counter. */
+  seed?: string;
 }
 
 export interface MemoryInfo { usage: number; total: number; free: number }
@@ -77,10 +80,7 @@ interface Runtime {
   roots(): object[];
 }
 
-function defaultTemperature(): () => number {
-  const start = Date.now();
-  return () => Math.round((25 + 2 * Math.sin((Date.now() - start) / 60000)) * 100) / 100;
-}
+let boardsMade = 0;
 
 export function createBoard(options: BoardOptions): Board {
   const profile = loadBoard(options.board);
@@ -93,7 +93,7 @@ export function createBoard(options: BoardOptions): Board {
   const flash = profile.storage
     ? new SimFlash(options.storageBytes ?? profile.storageBytes, options.storageDir)
     : null;
-  const temperature = options.temperature ?? defaultTemperature();
+  const temperature = options.temperature ?? seededTemperature(options.seed ?? `${profile.name}-${++boardsMade}`);
   let destroyed = false;
   let deferPending: NodeJS.Immediate | null = null;
   let markStopped!: () => void;

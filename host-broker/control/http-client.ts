@@ -1,5 +1,7 @@
-// A small Node client for the control HTTP API, for HIL tests in another process.
-// Method names follow the programmatic Control API.
+// A small Node client for the control HTTP API, for HIL tests in another process
+// and the CLI. Method names follow the programmatic Control API. Every request
+// carries the hub's token (Authorization: Bearer), from the constructor or
+// HOST_BROKER_TOKEN, so each caller gets authentication by using this client.
 import * as http from 'http';
 import type { RouteStatus } from '../routes/types';
 import type { FaultRule, FaultSpec, PacketType } from './faults';
@@ -22,13 +24,24 @@ export class ControlApiError extends Error {
 
 type ListenerName = 'tcp' | 'tls' | 'ws';
 
+/** The environment variable the client reads the token from when none is given. */
+export const TOKEN_ENV = 'HOST_BROKER_TOKEN';
+
+export interface ControlClientOptions {
+  /** The hub's control token; default process.env.HOST_BROKER_TOKEN. None: no Authorization header (a hub started without auth). */
+  token?: string;
+}
+
 export class ControlClient {
   private readonly base: URL;
+  private readonly token?: string;
 
   /** `baseUrl` like http://127.0.0.1:8081 */
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, opts: ControlClientOptions = {}) {
     this.base = new URL(baseUrl);
     if (this.base.protocol !== 'http:') throw new Error(`baseUrl: expected an http:// URL, got ${baseUrl}`);
+    const token = opts.token ?? process.env[TOKEN_ENV];
+    this.token = token === '' ? undefined : token;
   }
 
   request<T = any>(method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<T> {
@@ -37,7 +50,10 @@ export class ControlClient {
       const req = http.request({
         host: this.base.hostname.replace(/^\[|\]$/g, ''), port: this.base.port || 80, method, path,
         agent: false, // no keep-alive sockets left holding the test process open
-        headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {},
+        headers: {
+          ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}),
+          ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}),
+        },
       }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -46,6 +62,10 @@ export class ControlClient {
           const text = Buffer.concat(chunks).toString('utf8');
           let json: any;
           try { json = text ? JSON.parse(text) : undefined; } catch { return reject(new ControlApiError(res.statusCode ?? 0, `not JSON: ${text.slice(0, 200)}`)); }
+          if (res.statusCode === 401) {
+            const hint = this.token === undefined ? `no token was given: set ${TOKEN_ENV} (or pass --token)` : `the token given (--token or ${TOKEN_ENV}) is not this hub's`;
+            return reject(new ControlApiError(401, `${json?.error ?? 'authentication required'} (${hint})`));
+          }
           if ((res.statusCode ?? 500) >= 400) return reject(new ControlApiError(res.statusCode ?? 0, json?.error ?? `HTTP ${res.statusCode}`));
           resolve(json as T);
         });

@@ -1,13 +1,16 @@
 // HIL controls over a small local HTTP JSON API (node:http), for tests that run
 // in another process or on another machine. Bound to 127.0.0.1 unless told
-// otherwise: it can disconnect clients and stop listeners, so it is not for
-// open networks. Endpoints: see README.md next to this file.
+// otherwise: it can disconnect clients and stop listeners. With `auth` every
+// request but the public ones (the console's page, login) passes one gate
+// (auth.ts). Extensions add routes on the same listener (the console, /metrics).
+// Endpoints: see README.md next to this file.
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { listenError } from '../listen-error';
 import { RouteConfigError } from '../routes/config';
 import type { DeadLetter } from '../routes/queue';
 import type { DeviceSecurity } from '../security/device-security';
+import { ControlAuth, SESSION_COOKIE } from './auth';
 import { Control, ObservedMessage, TimeoutError, assertListenerName } from './control';
 import { parseFaultSpec } from './faults';
 
@@ -20,20 +23,27 @@ export interface ControlServerOptions {
   security?: DeviceSecurity;
   /** Largest request body; default 1 MiB. */
   maxBodyBytes?: number;
-  /** More routes on the same listener, through the same dispatch (/metrics is one). */
+  /** Without it every request is served (a loopback-only bench); start-hub.ts always gives one unless told not to. */
+  auth?: ControlAuth;
+  /** More routes on the same listener, behind the same gate. */
   extensions?: ControlExtension[];
 }
 
-/** A route that writes its own answer (Prometheus text, say) instead of JSON. */
+/** A route that writes its own answer (a page, a stream, Prometheus text). */
 export interface RawRoute {
   method: string;
-  /** An exact path. */
-  path: string;
-  handle(req: http.IncomingMessage, res: http.ServerResponse): void | Promise<void>;
+  /** An exact path, or a pattern whose groups become `params`. */
+  path: string | RegExp;
+  /** Served without authentication (the console's page and assets: they hold no data). */
+  public?: boolean;
+  handle(req: http.IncomingMessage, res: http.ServerResponse, params: string[]): void | Promise<void>;
 }
 
 export interface ControlExtension {
+  /** JSON routes, in the same form as the built-in ones. */
+  routes?: Route[];
   raw?: RawRoute[];
+  close?(): void | Promise<void>;
 }
 
 export interface ControlServer {
@@ -44,12 +54,17 @@ export interface ControlServer {
 }
 
 /** An error the caller caused: answered with its status and message. */
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(readonly status: number, message: string) { super(message); }
 }
 
-type Handler = (ctx: { params: string[]; query: URLSearchParams; body: any; signal: AbortSignal }) => Promise<unknown> | unknown;
-interface Route { method: string; pattern: RegExp; handler: Handler; status?: number }
+export type Handler = (ctx: { params: string[]; query: URLSearchParams; body: any; signal: AbortSignal; req: http.IncomingMessage }) => Promise<unknown> | unknown;
+export interface Route { method: string; pattern: RegExp; handler: Handler; status?: number }
+
+/** A JSON route; ':x' segments capture one URL-encoded path segment. */
+export function jsonRoute(method: string, path: string, handler: Handler, status?: number): Route {
+  return { method, pattern: new RegExp('^' + path.replace(/:[a-z]+/g, '([^/]+)') + '$'), handler, status };
+}
 
 export function messageToJson(m: ObservedMessage) {
   return { seq: m.seq, time: m.time, topic: m.topic, payload: m.payload.toString('utf8'), payloadBase64: m.payload.toString('base64'),
@@ -61,14 +76,14 @@ export function deadLetterToJson(d: DeadLetter) {
     qos: d.qos, retain: d.retain, ts: d.ts, attempts: d.attempts, error: d.error, deadAt: d.deadAt };
 }
 
-function boolParam(q: URLSearchParams, name: string): boolean {
+export function boolParam(q: URLSearchParams, name: string): boolean {
   const v = q.get(name);
   if (v === null || v === '0' || v === 'false') return false;
   if (v === '' || v === '1' || v === 'true') return true;
   throw new HttpError(400, `${name}: expected 1, true, 0 or false, got ${JSON.stringify(v)}`);
 }
 
-function intParam(q: URLSearchParams, name: string): number | undefined {
+export function intParam(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
   if (v === null) return undefined;
   const n = Number(v);
@@ -76,7 +91,7 @@ function intParam(q: URLSearchParams, name: string): number | undefined {
   return n;
 }
 
-function field<T>(body: any, name: string, check: (v: unknown) => boolean, expected: string, def?: T): T {
+export function field<T>(body: any, name: string, check: (v: unknown) => boolean, expected: string, def?: T): T {
   const v = body?.[name];
   if (v === undefined) {
     if (def !== undefined) return def;
@@ -90,10 +105,7 @@ const isNonNegInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
 
 function routes(control: Control, security?: DeviceSecurity): Route[] {
   const r: Route[] = [];
-  const add = (method: string, path: string, handler: Handler, status?: number) => {
-    // ':x' segments capture one URL-encoded path segment.
-    r.push({ method, pattern: new RegExp('^' + path.replace(/:[a-z]+/g, '([^/]+)') + '$'), handler, status });
-  };
+  const add = (method: string, path: string, handler: Handler, status?: number) => { r.push(jsonRoute(method, path, handler, status)); };
   const needSecurity = () => {
     if (!security) throw new HttpError(404, 'device security is not enabled on this broker');
     return security;
@@ -224,7 +236,7 @@ function routes(control: Control, security?: DeviceSecurity): Route[] {
   return r;
 }
 
-function readBody(req: http.IncomingMessage, max: number): Promise<any> {
+export function readBody(req: http.IncomingMessage, max: number): Promise<any> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -248,10 +260,38 @@ function readBody(req: http.IncomingMessage, max: number): Promise<any> {
   });
 }
 
+function decodeParams(m: RegExpExecArray): string[] {
+  try { return m.slice(1).map((p) => decodeURIComponent(p)); } catch { throw new HttpError(400, 'path: bad percent-encoding'); }
+}
+
+/** POST /login {token} sets the console's session cookie; POST /logout drops it. Public: they are how one gets in. */
+function sessionRoutes(auth: ControlAuth | undefined, maxBody: number): RawRoute[] {
+  const json = (res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) => {
+    const body = JSON.stringify(value);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store', ...headers });
+    res.end(body);
+  };
+  return [
+    { method: 'POST', path: '/login', public: true, async handle(req, res) {
+      if (!auth) return json(res, 200, { ok: true, auth: false });
+      const body = await readBody(req, maxBody);
+      const r = await auth.login(body.token, req.socket.remoteAddress ?? '');
+      if (!r.ok) return json(res, r.status, { error: r.reason });
+      json(res, 200, { ok: true, auth: true }, { 'set-cookie': `${SESSION_COOKIE}=${r.session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${r.maxAgeS}` });
+    } },
+    { method: 'POST', path: '/logout', public: true, handle(req, res) {
+      auth?.logout(req);
+      json(res, 200, { ok: true }, { 'set-cookie': `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` });
+    } },
+  ];
+}
+
 export async function startControlServer(control: Control, opts: ControlServerOptions = {}): Promise<ControlServer> {
-  const table = routes(control, opts.security);
   const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
-  const rawTable = (opts.extensions ?? []).flatMap((e) => e.raw ?? []);
+  const extensions = opts.extensions ?? [];
+  const table = [...routes(control, opts.security), ...extensions.flatMap((e) => e.routes ?? [])];
+  const rawTable = [...sessionRoutes(opts.auth, maxBody), ...extensions.flatMap((e) => e.raw ?? [])];
+  const auth = opts.auth;
   const server = http.createServer(async (req, res) => {
     const send = (status: number, value: unknown) => {
       if (res.headersSent || res.destroyed) return;
@@ -263,8 +303,17 @@ export async function startControlServer(control: Control, opts: ControlServerOp
     res.on('close', () => { if (!res.writableFinished) aborter.abort(); });
     try {
       const url = new URL(req.url ?? '/', 'http://control.local');
-      const rawHit = rawTable.find((r) => r.path === url.pathname && r.method === req.method);
-      if (rawHit) { await rawHit.handle(req, res); return; }
+      const rawHit = rawTable.map((r) => ({ r, m: typeof r.path === 'string' ? (r.path === url.pathname ? [url.pathname] as unknown as RegExpExecArray : null) : r.path.exec(url.pathname) }))
+        .find((x) => x.m && (x.r.method === req.method || (x.r.method === 'GET' && req.method === 'HEAD')));
+      // The one gate: everything but the public pages needs the token (auth.ts).
+      if (auth && !rawHit?.r.public) {
+        const who = await auth.check(req);
+        if (!who.ok) {
+          if (who.status === 401) res.setHeader('www-authenticate', 'Bearer realm="host-broker"');
+          throw new HttpError(who.status, who.reason);
+        }
+      }
+      if (rawHit) { await rawHit.r.handle(req, res, decodeParams(rawHit.m!)); return; }
       const matches = table.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
       if (matches.length === 0) throw new HttpError(404, `no endpoint ${url.pathname}; see host-broker/control/README.md`);
       const hit = matches.find((x) => x.r.method === req.method);
@@ -273,9 +322,8 @@ export async function startControlServer(control: Control, opts: ControlServerOp
         throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`);
       }
       const body = req.method === 'POST' ? await readBody(req, maxBody) : {};
-      let params: string[];
-      try { params = hit.m!.slice(1).map((p) => decodeURIComponent(p)); } catch { throw new HttpError(400, 'path: bad percent-encoding'); }
-      const out = await hit.r.handler({ params, query: url.searchParams, body, signal: aborter.signal });
+      const params = decodeParams(hit.m!);
+      const out = await hit.r.handler({ params, query: url.searchParams, body, signal: aborter.signal, req });
       send(hit.r.status ?? 200, out);
     } catch (err: any) {
       if (err instanceof HttpError) send(err.status, { error: err.message });
@@ -298,6 +346,7 @@ export async function startControlServer(control: Control, opts: ControlServerOp
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
+      for (const e of extensions) void e.close?.();
     }),
   };
 }

@@ -29,7 +29,7 @@ describe('host-broker CLI (spawned)', function () {
     assert.match(top.stdout, /devices/);
     const start = await runCli(['start', '--help']);
     assert.equal(start.code, 0);
-    for (const opt of ['--port', '--tls-port', '--ws-port', '--control-port', '--host', '--data-dir', '--config', '--memory', '--allow-anonymous']) {
+    for (const opt of ['--port', '--tls-port', '--ws-port', '--control-port', '--control-host', '--no-control-auth', '--host', '--data-dir', '--config', '--memory', '--allow-anonymous']) {
       assert.ok(start.stdout.includes(opt), `${opt} in start --help`);
     }
     const dev = await runCli(['devices', '--help']);
@@ -111,7 +111,9 @@ describe('host-broker CLI (spawned)', function () {
       await assert.rejects(connect(url, { username: 'u1', password: 'wrong' }), (e: any) => e.code === 4);
       await assert.rejects(connect(url, {}), (e: any) => e.code === 5);
       const c = await connect(url, { clientId: 'd1-board', username: 'u1', password: 'p1' });
-      const api = new ControlClient(`http://127.0.0.1:${hub.ports.control}`);
+      const token = await hub.token();
+      await assert.rejects(new ControlClient(`http://127.0.0.1:${hub.ports.control}`, { token: 'not-the-token' }).clients(), (e: any) => e.status === 401 && /is not this hub's/.test(e.message));
+      const api = new ControlClient(`http://127.0.0.1:${hub.ports.control}`, { token });
       assert.deepEqual((await api.clients()).map((x) => [x.clientId, x.deviceId]), [['d1-board', 'd1']]);
       assert.deepEqual(await api.listRoutes(), [], 'routes can be managed even when the config has none');
       const closed = new Promise<void>((r) => c.once('close', () => r()));
@@ -122,6 +124,35 @@ describe('host-broker CLI (spawned)', function () {
       assert.equal(await hub.stop(), 0);
     }
     assert.ok(fs.existsSync(path.join(dir, 'hub.db')), 'the SQLite store lives in the data dir');
+  });
+
+  it('start --control-port: the token is printed at the first start only, with the console address; control-token reset makes a new one; --no-control-auth is refused off loopback', async () => {
+    const dd = ['--data-dir', dir];
+    const first = await startCli(['--port', '0', '--control-port', '0', '--memory', ...dd]);
+    let token: string;
+    try {
+      token = await first.token();
+      const listening = first.lines.find((l) => l.msg === 'listening');
+      assert.equal(listening.console, `http://127.0.0.1:${first.ports.control}/`);
+      assert.ok(!JSON.stringify(first.lines).includes(token), 'the token is not in the JSON log');
+      assert.match(first.stderr(), /export HOST_BROKER_TOKEN=/);
+    } finally { assert.equal(await first.stop(), 0); }
+    const second = await startCli(['--port', '0', '--control-port', '0', '--memory', ...dd]);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      assert.doesNotMatch(second.stderr(), /shown only this once/);
+      const url = `http://127.0.0.1:${second.ports.control}`;
+      assert.equal((await new ControlClient(url, { token }).health()).ok, true);
+      const reset = await runCli(['control-token', 'reset', ...dd]);
+      assert.equal(reset.code, 0, reset.stderr);
+      const fresh = reset.stdout.trim();
+      assert.match(fresh, /^[\w-]{32}$/);
+      await assert.rejects(new ControlClient(url, { token }).health(), (e: any) => e.status === 401);
+      assert.equal((await new ControlClient(url, { token: fresh }).health()).ok, true);
+    } finally { assert.equal(await second.stop(), 0); }
+    const open = await runCli(['--port', '0', '--control-port', '0', '--control-host', '0.0.0.0', '--no-control-auth', '--memory', ...dd]);
+    assert.equal(open.code, 1);
+    assert.match(open.stderr, /control\.auth: false is allowed only on a loopback address; the control API on 0\.0\.0\.0 needs a token/);
   });
 
   it('start --config: devices, filters, limits and events from a JSON file; flags override its listeners', async () => {

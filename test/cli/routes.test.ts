@@ -38,7 +38,7 @@ describe('host-broker routes (spawned, against a running hub)', function () {
     const cfg = path.join(dir, 'hub.json');
     fs.writeFileSync(cfg, JSON.stringify({ routes: [route('from-config', 'cfg/#')] }));
     hub = await startCli(['--config', cfg, '--port', '0', '--control-port', '0', '--memory', '--allow-anonymous', '--data-dir', dir]);
-    ctl = ['--control', `http://127.0.0.1:${hub.ports.control}`];
+    ctl = ['--control', `http://127.0.0.1:${hub.ports.control}`, '--token', await hub.token()];
     pub = await connect(`mqtt://127.0.0.1:${hub.ports.tcp}`);
   });
   after(async () => {
@@ -59,11 +59,11 @@ describe('host-broker routes (spawned, against a running hub)', function () {
     assert.match((await runCli(['start', '--help'])).stdout, /--control-port \[n\]\s+HIL control HTTP JSON API port, 8081 if the\s+flag has no/);
   });
 
-  it('list shows routes from the config file (text and --json); HOST_BROKER_CONTROL works as --control', async () => {
+  it('list shows routes from the config file (text and --json); HOST_BROKER_CONTROL and HOST_BROKER_TOKEN work as --control and --token', async () => {
     const r = await routes('list');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^from-config\trest\tcfg\/#\tidle\tqueued 0\tdead 0\tdelivered 0$/m);
-    const viaEnv = await runCli(['routes', 'list', '--json'], { env: { HOST_BROKER_CONTROL: ctl[1] } });
+    const viaEnv = await runCli(['routes', 'list', '--json'], { env: { HOST_BROKER_CONTROL: ctl[1], HOST_BROKER_TOKEN: ctl[3] } });
     assert.deepEqual(JSON.parse(viaEnv.stdout).map((x: any) => [x.name, x.config.uri]), [['from-config', target.url]]);
   });
 
@@ -140,6 +140,12 @@ describe('host-broker routes (spawned, against a running hub)', function () {
     assert.equal((await routes('add', JSON.stringify(route('kept', 'k/#')))).code, 0);
     await waitFor(() => target.received.length > before, 'the kept message');
     assert.equal(target.received[target.received.length - 1].body.toString(), 'y');
+  });
+
+  it('without the token the hub refuses: exit 1 saying how to give it', async () => {
+    const r = await runCli(['routes', 'list', '--control', ctl[1]], { env: { HOST_BROKER_TOKEN: '' } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^host-broker: authentication required.*no token was given: set HOST_BROKER_TOKEN \(or pass --token\)/);
   });
 
   it('a hub that is not there: exit 1 saying how to reach one', async () => {

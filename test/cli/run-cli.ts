@@ -21,7 +21,17 @@ export function runCli(args: string[], opts: { cwd?: string; input?: string; tim
   });
 }
 
-export interface RunningCli { proc: ChildProcess; ports: Record<string, number>; lines: any[]; stop(): Promise<number | null> }
+export interface RunningCli {
+  proc: ChildProcess; ports: Record<string, number>; lines: any[];
+  /** What it wrote to stderr so far. */
+  stderr(): string;
+  /** The control token it printed at its first start (waits for the stderr line, up to 5 s). */
+  token(): Promise<string>;
+  stop(): Promise<number | null>;
+}
+
+/** The token from host-broker's first-start notice on stderr. */
+export const TOKEN_LINE = /token \(shown only this once[^\n]*\n\s+(\S+)\n/;
 
 /** Starts `host-broker start ...` and resolves once it logged "listening" (with the ports it got). */
 export function startCli(args: string[], opts: { cwd?: string } = {}): Promise<RunningCli> {
@@ -45,6 +55,15 @@ export function startCli(args: string[], opts: { cwd?: string } = {}): Promise<R
           clearTimeout(t);
           resolve({
             proc, ports: j.ports, lines,
+            stderr: () => stderr,
+            token: async () => {
+              for (let i = 0; i < 100; i++) {
+                const m = TOKEN_LINE.exec(stderr);
+                if (m) return m[1];
+                await new Promise((r) => setTimeout(r, 50));
+              }
+              throw new Error(`no token notice on stderr: ${stderr}`);
+            },
             stop: () => new Promise((r) => {
               if (proc.exitCode !== null) return r(proc.exitCode);
               proc.once('exit', (code) => r(code));

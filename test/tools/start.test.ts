@@ -1,7 +1,10 @@
 // `npm start` as a spawned process: host broker + simulated boards + live summary.
 import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { runTool } from './run';
-import { parseBrokerUrl } from '../../tools/start';
+import { openerFor, parseBrokerUrl } from '../../tools/start';
 import { startLocalHub } from '../../tools/hil/hub';
 
 describe('npm start (tools/start.ts)', function () {
@@ -11,6 +14,7 @@ describe('npm start (tools/start.ts)', function () {
     const r = await runTool('tools/start.ts', ['--duration', '5']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /host broker on mqtt:\/\/127\.0\.0\.1:\d+/);
+    assert.match(r.stdout, /^console: http:\/\/127\.0\.0\.1:\d+\/#token=/m);
     const summary = r.stdout.slice(r.stdout.indexOf('final summary:'));
     assert.match(summary, /boards 3\/3 online \| (\d+) messages/);
     const rows = summary.split('\n').filter((l) => /^esp32-\w+-\d /.test(l));
@@ -19,6 +23,41 @@ describe('npm start (tools/start.ts)', function () {
       const m = /online\s+(\d+)\s+seq (\d+)/.exec(row);
       assert.ok(m && Number(m[1]) > 0, `a board with no telemetry: ${row}`);
     }
+  });
+
+  it('prints the console address with its token; --open hands it to $BROWSER, which gets the page, and the API only with the token', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'start-open-'));
+    try {
+      // A stand-in browser: fetches what the address leads to and writes down what it got.
+      const out = path.join(dir, 'seen.json');
+      const opener = path.join(dir, 'browser.cjs');
+      fs.writeFileSync(opener, `#!${process.execPath}
+const url = new URL(process.argv[2]);
+const token = /token=([^&]+)/.exec(url.hash)[1];
+(async () => {
+  const page = await fetch(url.origin + '/');
+  const html = await page.text();
+  const without = await fetch(url.origin + '/console/devices');
+  const withToken = await fetch(url.origin + '/console/devices', { headers: { authorization: 'Bearer ' + token } });
+  require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify({ url: process.argv[2], page: page.status, html, without: without.status, withToken: withToken.status }));
+})();
+`, { mode: 0o755 });
+      const r = await runTool('tools/start.ts', ['--duration', '4', '--boards', '1', '--console-port', '0', '--open'], 60000, { BROWSER: opener });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const m = /^console: (http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]+)$/m.exec(r.stdout);
+      assert.ok(m, r.stdout);
+      const seen = JSON.parse(fs.readFileSync(out, 'utf8'));
+      assert.equal(seen.url, m[1]);
+      assert.equal(seen.page, 200);
+      assert.match(seen.html, /<title>hub console<\/title>/);
+      assert.deepEqual([seen.without, seen.withToken], [401, 200]);
+    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  it('openerFor: $BROWSER first, else the platform\'s opener', () => {
+    assert.deepEqual(openerFor('http://x/', { BROWSER: '/bin/b' }, 'linux'), ['/bin/b', ['http://x/']]);
+    assert.deepEqual(openerFor('http://x/', {}, 'linux'), ['xdg-open', ['http://x/']]);
+    assert.deepEqual(openerFor('http://x/', {}, 'darwin'), ['open', ['http://x/']]);
   });
 
   it('--broker: uses a broker that is already running instead of starting one', async () => {
@@ -36,7 +75,7 @@ describe('npm start (tools/start.ts)', function () {
   it('--help lists the flags; a bad flag value is refused with a message naming it', async () => {
     const help = await runTool('tools/start.ts', ['--help']);
     assert.equal(help.code, 0);
-    for (const f of ['--boards', '--board', '--broker', '--duration']) assert.ok(help.stdout.includes(f), f);
+    for (const f of ['--boards', '--board', '--broker', '--duration', '--console-port', '--open']) assert.ok(help.stdout.includes(f), f);
     const bad = await runTool('tools/start.ts', ['--boards', 'x']);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--boards.*expected a whole number/);

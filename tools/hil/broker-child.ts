@@ -1,6 +1,6 @@
 // The host broker in a child process of its own, so its CPU and memory are
 // measured apart from the simulator's (tools/simulate.ts). Talks over IPC:
-// sends {ready, port, controlUrl}; answers {usage} with process.cpuUsage(),
+// sends {ready, port, controlUrl, token}; answers {usage} with process.cpuUsage(),
 // process.memoryUsage(), connected clients and telemetry messages seen; {stop} closes the hub and exits.
 import { startLocalHub } from './hub';
 
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     }
   });
   process.on('disconnect', () => { void hub.close().then(() => process.exit(0)); });
-  process.send({ ready: true, port: hub.port, controlUrl: hub.controlUrl });
+  process.send({ ready: true, port: hub.port, controlUrl: hub.controlUrl, token: hub.token });
 }
 
 main().catch((err) => {

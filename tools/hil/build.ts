@@ -33,15 +33,43 @@ export function staleReason(boards: string[]): string {
   return '';
 }
 
+function rollup(what: string): void {
+  const bin = path.join(ROOT, 'node_modules', 'rollup', 'dist', 'bin', 'rollup');
+  const r = spawnSync(process.execPath, [bin, '-c', 'rollup.config.mjs', '--silent'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${what} build failed (rollup exit ${r.status}):\n${r.stderr || r.stdout}`);
+}
+
 /** Runs `rollup -c` when needed; returns the reason it built, or '' if it did not. Throws if the build fails. */
 export function ensureBuilt(boards: string[], log: (line: string) => void = () => undefined): string {
   const why = staleReason(boards);
   if (!why) return '';
   log(`building the firmware (${why}) ...`);
-  const rollup = path.join(ROOT, 'node_modules', 'rollup', 'dist', 'bin', 'rollup');
-  const r = spawnSync(process.execPath, [rollup, '-c', 'rollup.config.mjs', '--silent'], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`firmware build failed (rollup exit ${r.status}):\n${r.stderr || r.stdout}`);
+  rollup('firmware');
   const still = staleReason(boards);
   if (still) throw new Error(`firmware build ran but ${still}`);
+  return why;
+}
+
+const CONSOLE_SRC = path.join(ROOT, 'host-broker', 'console', 'web');
+const CONSOLE_OUT = ['index.html', 'app.js', 'app.css'].map((f) => path.join(DIST, 'console', f));
+
+/** Why dist/console must be rebuilt, or ''. */
+export function consoleStaleReason(): string {
+  const sources = Math.max(newest(CONSOLE_SRC), newest(path.join(ROOT, 'rollup.config.mjs')));
+  for (const f of CONSOLE_OUT) {
+    if (!fs.existsSync(f)) return `${path.relative(ROOT, f)} is missing`;
+    if (fs.statSync(f).mtimeMs < sources) return `${path.relative(ROOT, f)} is older than its sources`;
+  }
+  return '';
+}
+
+/** Builds the hub console (the same `rollup -c`) when dist/console is missing or stale. */
+export function ensureConsoleBuilt(log: (line: string) => void = () => undefined): string {
+  const why = consoleStaleReason();
+  if (!why) return '';
+  log(`building the console (${why}) ...`);
+  rollup('console');
+  const still = consoleStaleReason();
+  if (still) throw new Error(`console build ran but ${still}`);
   return why;
 }

@@ -1,13 +1,15 @@
 // The host broker for the tools and the HIL runner, in this process: anonymous
 // clients allowed, the HIL control API on, data in a private temp directory
 // (SQLite when `persistent`, so a restart keeps sessions; memory otherwise).
-// restart() stops the whole hub and starts it again on the same ports.
+// restart() stops the whole hub and starts it again on the same ports. The
+// control API (and console) take a fresh random token, which `control` sends.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { validateConfig } from '../../host-broker/config';
 import { RunningHub, startHub } from '../../host-broker/start-hub';
 import { ControlClient } from '../../host-broker/control/http-client';
+import { newToken } from '../../host-broker/control/auth';
 
 export interface HubOptions {
   /** Sessions and queued messages in SQLite (they survive restart()); default false (memory). */
@@ -15,12 +17,18 @@ export interface HubOptions {
   /** MQTT TCP port; default 0 (any free port). */
   port?: number;
   host?: string;
+  /** Control API / console port; default 0 (any free port). */
+  controlPort?: number;
+  /** Control token; default a new random one. */
+  token?: string;
 }
 
 export interface LocalHub {
   readonly port: number;
   readonly url: string;
   readonly controlUrl: string;
+  /** The token the control API and console take. */
+  readonly token: string;
   readonly control: ControlClient;
   readonly running: RunningHub;
   /** Stops the hub (sockets dropped, no Wills: the hub itself goes away) and starts it again on the same ports and data. */
@@ -31,9 +39,10 @@ export interface LocalHub {
 export async function startLocalHub(opts: HubOptions = {}): Promise<LocalHub> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-'));
   const host = opts.host ?? '127.0.0.1';
+  const token = opts.token ?? newToken();
   const start = (port: number, controlPort: number) => startHub(validateConfig({
     listeners: { tcp: { port, host } },
-    control: { port: controlPort, host: '127.0.0.1' },
+    control: { port: controlPort, host: '127.0.0.1', token },
     dataDir,
     memory: !opts.persistent,
     allowAnonymous: true,
@@ -41,7 +50,7 @@ export async function startLocalHub(opts: HubOptions = {}): Promise<LocalHub> {
   }));
   let running: RunningHub;
   try {
-    running = await start(opts.port ?? 0, 0);
+    running = await start(opts.port ?? 0, opts.controlPort ?? 0);
   } catch (err) {
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw err;
@@ -54,7 +63,8 @@ export async function startLocalHub(opts: HubOptions = {}): Promise<LocalHub> {
     port,
     url: `mqtt://${host}:${port}`,
     controlUrl,
-    control: new ControlClient(controlUrl),
+    token,
+    control: new ControlClient(controlUrl, { token }),
     get running() { return running; },
     async restart(downMs = 0) {
       await running.close();

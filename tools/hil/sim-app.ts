@@ -35,7 +35,8 @@ function source(board: string, name: 'mqtt-client' | 'telemetry'): string {
 }
 
 export function startTelemetryBoard(o: TelemetryBoardOptions): Board {
-  const board = createBoard({ board: o.board, storageDir: o.storageDir, log: o.log });
+  // Seeded by the device id: each board reads its own temperatures, the same ones on every run.
+  const board = createBoard({ board: o.board, storageDir: o.storageDir, log: o.log, seed: o.config.id });
   try {
     board.addModule('mqtt-client', source(o.board, 'mqtt-client'));
     board.eval(`var CONFIG = ${JSON.stringify(o.config)};`);
