@@ -26,7 +26,7 @@ describe('backup and restore', function () {
     const cfg = path.join(dir, 'hub.json');
     if (!fs.existsSync(cfg)) {
       fs.writeFileSync(cfg, JSON.stringify({
-        listeners: { tcp: { port: 0 }, tls: { port: 0 } }, control: { port: 0 },
+        listeners: { tcp: { port: 0 }, tls: { port: 0 } }, control: { port: 0, token: 'backup-test-token' },
         limits: { maxQueuedPerClient: 1_000_000 }, metrics: { sysInterval: 0 },
         // A target that is never there: routed messages stay queued, and must survive too.
         routes: [{ name: 'archive', type: 'rest', filter: 'load/#', uri: 'http://127.0.0.1:1/never', delivery: { backoff: { initialMs: 600000, maxMs: 600000 }, maxQueue: 1_000_000 } }],
@@ -122,7 +122,7 @@ describe('backup and restore', function () {
     const status = new Promise<string>((res2) => retained.c.on('message', (t, p) => { if (t === 'status/sensor') res2(p.toString()); }));
     await retained.c.subscribeAsync('status/sensor');
     assert.equal(await status, 'online');
-    const routes = await new ControlClient(`http://127.0.0.1:${hub2.ports.control}`).listRoutes();
+    const routes = await new ControlClient(`http://127.0.0.1:${hub2.ports.control}`, { token: 'backup-test-token' }).listRoutes();
     assert.equal(routes[0].queueDepth, manifest.counts.routeQueue);
     const tls = path.join(dir, 'tls');
     assert.equal((await runCli(['devices', 'cert', 'sensor', '--data-dir', r, '--out', tls])).code, 0, 'the restored CA issues certificates');

@@ -105,7 +105,7 @@ describe('service: host-broker as a systemd unit', function () {
     fs.mkdirSync(path.dirname(cfgFile), { recursive: true });
     fs.mkdirSync(dataDir, { mode: 0o777 });
     fs.chmodSync(dataDir, 0o777);
-    fs.writeFileSync(cfgFile, JSON.stringify({ listeners: { tcp: { port: 0, host: '127.0.0.1' } }, control: { port: 0 }, allowAnonymous: true }));
+    fs.writeFileSync(cfgFile, JSON.stringify({ listeners: { tcp: { port: 0, host: '127.0.0.1' } }, control: { port: 0, token: 'svc-test-token' }, allowAnonymous: true }));
     const p = await runCli(['service', 'install', '--print', '--config', cfgFile, '--data-dir', dataDir]);
     assert.equal(p.code, 0, p.stderr);
     const k = unitKeys(p.stdout);
@@ -133,7 +133,7 @@ describe('service: host-broker as a systemd unit', function () {
       const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.tcp}`, { reconnectPeriod: 0 });
       await c.publishAsync('svc/check', 'ok', { qos: 1 });
       await c.endAsync();
-      const metrics = await (await fetch(`http://127.0.0.1:${ports.control}/metrics`)).text();
+      const metrics = await (await fetch(`http://127.0.0.1:${ports.control}/metrics`, { headers: { authorization: 'Bearer svc-test-token' } })).text();
       assert.match(metrics, /^hub_messages_received_total\{qos="1"\} 1$/m);
       assert.ok(fs.existsSync(path.join(dataDir, 'hub.db')));
       if (asRoot) assert.equal(fs.statSync(path.join(dataDir, 'hub.db')).uid, 65534, 'it ran as the unprivileged user');

@@ -169,7 +169,7 @@ describe('console: in headless Chromium', function () {
     await page.click('#pause');
     await page.waitForSelector('#view-messages tr[data-topic="console/test/later"]');
     await page.fill('#filter', '#/x');
-    await page.waitForSelector('#view-messages p.error:has-text("\'#\' must be last")');
+    await page.waitForSelector('#view-messages p.error:has-text("\'#\' last")');
     await page.fill('#filter', '');
 
     await goto('topics');

@@ -9,8 +9,12 @@ import { validateConfig } from '../../host-broker/config';
 import { RunningHub, startHub } from '../../host-broker/start-hub';
 import { parseMetrics, suback, until } from './support';
 
+/** The control API's token: a Prometheus scrape sends it as a bearer token. */
+const TOKEN = 'metrics-test-token';
+const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
+
 async function scrape(hub: RunningHub): Promise<{ status: number; type: string | null; values: Map<string, number> }> {
-  const res = await fetch(`http://127.0.0.1:${hub.ports.control}/metrics`);
+  const res = await fetch(`http://127.0.0.1:${hub.ports.control}/metrics`, auth);
   const text = await res.text();
   return { status: res.status, type: res.headers.get('content-type'), values: parseMetrics(text) };
 }
@@ -36,7 +40,7 @@ describe('metrics: Prometheus on the control listener', function () {
 
   it('connections, messages per QoS, bytes, queue depths, in flight, route backlog, commit latency, events by kind, process memory', async () => {
     hub = await startHub(validateConfig({
-      listeners: { tcp: { port: 0 } }, control: { port: 0 }, dataDir: dir, allowAnonymous: true,
+      listeners: { tcp: { port: 0 } }, control: { port: 0, token: TOKEN }, dataDir: dir, allowAnonymous: true,
       metrics: { sysInterval: 0 },
       // A target that never answers: what the route queues stays in its backlog.
       routes: [{ name: 'api', type: 'rest', filter: 't/#', uri: 'http://127.0.0.1:1/never', delivery: { backoff: { initialMs: 60000, maxMs: 60000 } } }],
@@ -95,7 +99,7 @@ describe('metrics: Prometheus on the control listener', function () {
 
   it('counts deliveries dropped because a queue was full', async () => {
     hub = await startHub(validateConfig({
-      listeners: { tcp: { port: 0 } }, control: { port: 0 }, dataDir: dir, allowAnonymous: true, metrics: { sysInterval: 0 },
+      listeners: { tcp: { port: 0 } }, control: { port: 0, token: TOKEN }, dataDir: dir, allowAnonymous: true, metrics: { sysInterval: 0 },
       limits: { maxQueuedPerClient: 2 },
     }));
     const sub = await connect({ clientId: 'slow', clean: false });
@@ -110,9 +114,9 @@ describe('metrics: Prometheus on the control listener', function () {
   });
 
   it('metrics.prometheus false: no /metrics; the JSON endpoints stay', async () => {
-    hub = await startHub(validateConfig({ listeners: { tcp: { port: 0 } }, control: { port: 0 }, dataDir: dir, metrics: { prometheus: false, sysInterval: 0 } }));
+    hub = await startHub(validateConfig({ listeners: { tcp: { port: 0 } }, control: { port: 0, token: TOKEN }, dataDir: dir, metrics: { prometheus: false, sysInterval: 0 } }));
     assert.equal((await scrape(hub)).status, 404);
-    assert.equal((await fetch(`http://127.0.0.1:${hub.ports.control}/health`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${hub.ports.control}/health`, auth)).status, 200);
   });
 
   it('metrics config is validated, naming the field', () => {
