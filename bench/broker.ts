@@ -2,10 +2,12 @@
 // Mosquitto (Debian), each in its own process on 127.0.0.1, driven in turn by
 // one load generator process writing pre-encoded packets straight to sockets.
 // Each round runs every peer once per scenario, rotating the order, and the
-// table shows medians with ours / peer ratios.
+// table shows medians with ours / peer ratios. A second table does the same for
+// persistent sessions on durable stores: ours on SQLite (synchronous=FULL,
+// acknowledged = on disk) against Mosquitto saving its database on every change.
 import { LoadGenerator } from './load/client';
 import type { LoadJob } from './load/scenario';
-import { ALL_PEERS, peerAvailable, startPeer, type Peer, type PeerName } from './brokers/peers';
+import { ALL_PEERS, DURABLE_PEERS, peerAvailable, startPeer, type Peer, type PeerName } from './brokers/peers';
 import { runOnPeer, type PeerRun } from './brokers/run';
 import { median, ratio } from './lib/stats';
 import { fmtRatio } from './lib/table';
@@ -16,6 +18,8 @@ export interface Scenario { name: string; what: string; job: Omit<LoadJob, 'port
 export interface BrokerBenchConfig {
   scenarios: Scenario[];
   peers: PeerName[];
+  /** Persistent-session scenarios on the durable peers (a table of their own); none if absent. */
+  durable?: { scenarios: Scenario[]; peers: PeerName[] };
 }
 
 export function brokerConfig(quick: boolean): BrokerBenchConfig {
@@ -31,6 +35,14 @@ export function brokerConfig(quick: boolean): BrokerBenchConfig {
       { name: 'fanout-qos1', what: `1 pub -> ${quick ? 50 : 100} sub, QoS 1`, job: { ...base, kind: 'throughput', qos: 1, publishers: 1, subscribers: quick ? 50 : 100, window: 20 } },
       { name: 'rtt-qos1', what: '1 -> 1, one at a time, QoS 1', job: { ...base, kind: 'latency', qos: 1, publishers: 1, subscribers: 1, window: 1, messages: quick ? 500 : 3000 } },
     ],
+    durable: {
+      peers: DURABLE_PEERS,
+      // As the issue measured them: 64 unacknowledged PUBLISHes per publisher, no per-client bounds in either broker.
+      scenarios: [
+        { name: 'persist-qos1', what: '4 pub -> 4 sub, QoS 1, persistent sessions', job: { ...base, kind: 'throughput', qos: 1, publishers: 4, subscribers: 4, inflight: 64, persistent: true } },
+        { name: 'persist-qos2', what: '4 pub -> 4 sub, QoS 2, persistent sessions', job: { ...base, kind: 'throughput', qos: 2, publishers: 4, subscribers: 4, inflight: 64, persistent: true } },
+      ],
+    },
   };
 }
 
@@ -103,42 +115,80 @@ export function ratiosVs(ours: Summary | undefined, peer: Summary | undefined, k
   return ours && peer ? ratio(ours[key], peer[key]) : NaN;
 }
 
-export async function runBrokerBench(opts: BenchOptions, cfg = brokerConfig(opts.quick)): Promise<BenchResult> {
-  const { peers, skipped } = await startPeers(cfg.peers, opts.log);
-  const gen = new LoadGenerator();
-  try {
-    const { runs, notes } = await runMatrix(gen, peers, cfg.scenarios, opts.rounds, opts.log, 'b');
-    const summaries: Summary[] = [];
-    for (const s of cfg.scenarios) for (const p of peers) summaries.push(summarise(s, p.name, runs.get(`${s.name}|${p.name}`) ?? []));
-    const find = (s: string, p: string) => summaries.find((x) => x.scenario === s && x.peer === p);
-    // Deliveries per broker CPU-second: what a message costs the broker, even when the generator is the limit.
-    const perCpu = (x: Summary) => x.msgPerSec / (x.brokerCpuPct / 100);
-    const rows = summaries.map((x) => {
-      const ours = find(x.scenario, 'ours');
-      return [x.scenario, x.peer, x.msgPerSec, x.p50Ms, x.p99Ms,
-        x.peer === 'ours' ? '' : fmtRatio(ratiosVs(ours, x, 'msgPerSec')),
-        x.peer === 'ours' ? '' : fmtRatio(ratiosVs(ours, x, 'p99Ms')),
-        x.genCpuPct, x.brokerCpuPct, perCpu(x),
-        x.peer === 'ours' || !ours ? '' : fmtRatio(ratio(perCpu(ours), perCpu(x))),
-        x.rssMb, x.lost, x.errors.length ? x.errors[0].slice(0, 60) : x.genCpuPct >= 90 ? 'generator-bound' : ''];
-    });
-    const table: TableOut = {
-      title: `broker throughput and latency (medians of ${opts.rounds} rounds; msg/s = deliveries per second at the subscribers)`,
-      header: ['scenario', 'broker', 'msg/s', 'p50 ms', 'p99 ms', 'ours/peer msg/s', 'ours/peer p99', 'gen CPU%', 'broker CPU%', 'msg/CPU-s', 'ours/peer msg/CPU-s', 'RSS MB', 'lost', 'note'],
+/** One table of medians for a matrix run, with ratios of `ours` against each other peer. */
+function matrixTable(title: string, ours: string, scenarios: Scenario[], peers: Peer[], runs: Map<string, PeerRun[]>, notes: string[]): { table: TableOut; summaries: Summary[] } {
+  const summaries: Summary[] = [];
+  for (const s of scenarios) for (const p of peers) summaries.push(summarise(s, p.name, runs.get(`${s.name}|${p.name}`) ?? []));
+  const find = (s: string, p: string) => summaries.find((x) => x.scenario === s && x.peer === p);
+  // Deliveries per broker CPU-second: what a message costs the broker, even when the generator is the limit.
+  const perCpu = (x: Summary) => x.msgPerSec / (x.brokerCpuPct / 100);
+  const rows = summaries.map((x) => {
+    const o = find(x.scenario, ours);
+    return [x.scenario, x.peer, x.msgPerSec, x.p50Ms, x.p99Ms,
+      x.peer === ours ? '' : fmtRatio(ratiosVs(o, x, 'msgPerSec')),
+      x.peer === ours ? '' : fmtRatio(ratiosVs(o, x, 'p99Ms')),
+      x.genCpuPct, x.brokerCpuPct, perCpu(x),
+      x.peer === ours || !o ? '' : fmtRatio(ratio(perCpu(o), perCpu(x))),
+      x.rssMb, x.lost, x.errors.length ? x.errors[0].slice(0, 60) : x.genCpuPct >= 90 ? 'generator-bound' : ''];
+  });
+  return {
+    summaries,
+    table: {
+      title,
+      header: ['scenario', 'broker', 'msg/s', 'p50 ms', 'p99 ms', `${ours}/peer msg/s`, `${ours}/peer p99`, 'gen CPU%', 'broker CPU%', 'msg/CPU-s', `${ours}/peer msg/CPU-s`, 'RSS MB', 'lost', 'note'],
       rows,
       notes: [
-        ...cfg.scenarios.map((s) => `${s.name}: ${s.what}, ${s.job.payloadBytes} B payload` + (s.job.kind === 'throughput' ? `, window ${s.job.window}/publisher, ${s.job.durationMs} ms measured` : `, ${s.job.messages} messages`)),
-        'latency = publish written by the generator -> PUBLISH read by its subscriber (same process clock); under load for throughput rows',
-        'p99 ratio: below 1.00x means ours is faster; CPU% is of one core; peers ran one at a time in the same invocation',
-        'msg/CPU-s = deliveries per second of broker CPU; generator-bound = the generator used >= 90% of a core, so that msg/s is a lower bound for the broker',
-        ...skipped.map((s) => `skipped ${s}`),
+        ...scenarios.map((s) => `${s.name}: ${s.what}, ${s.job.payloadBytes} B payload` + (s.job.kind === 'throughput'
+          ? `, window ${s.job.window}/publisher, ${s.job.inflight ?? 20} unacknowledged/publisher, ${s.job.durationMs} ms measured` : `, ${s.job.messages} messages`)),
         ...notes,
         ...peers.filter((p) => p.restarts).map((p) => `${p.name} was restarted ${p.restarts} time(s): ${p.deaths.join('; ')}`),
       ],
-    };
-    return { name: 'broker', tables: [table], data: { config: cfg, summaries, runs: Object.fromEntries(runs), notes, skipped } };
+    },
+  };
+}
+
+export async function runBrokerBench(opts: BenchOptions, cfg = brokerConfig(opts.quick)): Promise<BenchResult> {
+  const tables: TableOut[] = [];
+  const data: Record<string, unknown> = { config: cfg };
+  const gen = new LoadGenerator();
+  try {
+    const { peers, skipped } = await startPeers(cfg.peers, opts.log);
+    try {
+      const { runs, notes } = await runMatrix(gen, peers, cfg.scenarios, opts.rounds, opts.log, 'b');
+      const { table, summaries } = matrixTable(`broker throughput and latency (medians of ${opts.rounds} rounds; msg/s = deliveries per second at the subscribers)`,
+        'ours', cfg.scenarios, peers, runs, [
+          'latency = publish written by the generator -> PUBLISH read by its subscriber (same process clock); under load for throughput rows',
+          'p99 ratio: below 1.00x means ours is faster; CPU% is of one core; peers ran one at a time in the same invocation',
+          'msg/CPU-s = deliveries per second of broker CPU; generator-bound = the generator used >= 90% of a core, so that msg/s is a lower bound for the broker',
+          ...skipped.map((s) => `skipped ${s}`),
+          ...notes,
+        ]);
+      tables.push(table);
+      Object.assign(data, { summaries, runs: Object.fromEntries(runs), notes, skipped });
+    } finally {
+      for (const p of peers) await p.stop();
+    }
+    if (cfg.durable && cfg.durable.scenarios.length) {
+      const d = cfg.durable;
+      const { peers: dPeers, skipped: dSkipped } = await startPeers(d.peers, opts.log);
+      try {
+        const { runs, notes } = await runMatrix(gen, dPeers, d.scenarios, opts.rounds, opts.log, 'd');
+        const { table, summaries } = matrixTable(`persistent sessions on durable stores (medians of ${opts.rounds} rounds; msg/s = deliveries per second at the subscribers)`,
+          'ours-sqlite', d.scenarios, dPeers, runs, [
+            'publishers and subscribers connect with clean session = 0, so every QoS 1/2 message is stored for its subscribers',
+            'ours-sqlite: SqliteStore, WAL, synchronous=FULL; PUBACK/PUBREC only after the commit holding the message is on disk; no per-client bounds (65535 in flight, 10,000,000 queued)',
+            'mosquitto-autosave: persistence true, autosave_on_changes true, autosave_interval 1, max_inflight_messages 0, max_queued_messages 0; it saves after acknowledging, so kill -9 can lose acknowledged messages',
+            ...dSkipped.map((s) => `skipped ${s}`),
+            ...notes,
+          ]);
+        tables.push(table);
+        Object.assign(data, { durableSummaries: summaries, durableRuns: Object.fromEntries(runs), durableNotes: notes, durableSkipped: dSkipped });
+      } finally {
+        for (const p of dPeers) await p.stop();
+      }
+    }
+    return { name: 'broker', tables, data };
   } finally {
     await gen.stop();
-    for (const p of peers) await p.stop();
   }
 }

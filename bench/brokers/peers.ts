@@ -1,12 +1,20 @@
 // The brokers under test, each in its own process on 127.0.0.1: ours (host-broker),
-// Aedes (npm) and Mosquitto (Debian). A peer that dies is restarted on the next
-// ensure() and the restart is counted, so the bench can say so.
+// Aedes (npm) and Mosquitto (Debian), with their stores in memory; and for the
+// persistent-session rows the durable pair: ours on SQLite (synchronous=FULL)
+// and Mosquitto saving its database on every change. A peer that dies is
+// restarted on the next ensure() and the restart is counted, so the bench can say so.
 import type { ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { forkTs, rssMb, cpuSeconds, stopChild } from '../lib/proc';
 import { startMosquitto, mosquittoPath, type Mosquitto } from '../../test/helpers/mosquitto';
 
-export type PeerName = 'ours' | 'aedes' | 'mosquitto';
+export type PeerName = 'ours' | 'aedes' | 'mosquitto' | 'ours-sqlite' | 'mosquitto-autosave';
+/** The in-memory peers: every table but the durable one. */
 export const ALL_PEERS: PeerName[] = ['ours', 'aedes', 'mosquitto'];
+/** Durable peers, for persistent sessions: what each acknowledged is on disk (ours) or saved soon after (Mosquitto). */
+export const DURABLE_PEERS: PeerName[] = ['ours-sqlite', 'mosquitto-autosave'];
 
 export interface Peer {
   readonly name: PeerName;
@@ -25,14 +33,14 @@ export interface Peer {
 }
 
 export function peerAvailable(name: PeerName): string | null {
-  if (name === 'mosquitto' && !mosquittoPath()) return 'mosquitto is not installed (apt-get install mosquitto)';
+  if (name.startsWith('mosquitto') && !mosquittoPath()) return 'mosquitto is not installed (apt-get install mosquitto)';
   return null;
 }
 
 /** Starts a Node broker module and waits for its "PORT n" line. */
-function startNode(file: string, nodeArgs: string[]): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
+function startNode(file: string, nodeArgs: string[], args: string[]): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = forkTs(file, ['0'], { nodeArgs });
+    const child = forkTs(file, ['0', ...args], { nodeArgs });
     let out = '';
     let err = '';
     child.stdout!.on('data', (d) => {
@@ -51,10 +59,10 @@ class NodePeer implements Peer {
   private child!: ChildProcess;
   private stderr: () => string = () => '';
   port = 0;
-  constructor(readonly name: PeerName, private file: string, private nodeArgs: string[]) {}
+  constructor(readonly name: PeerName, private file: string, private nodeArgs: string[], private args: string[] = [], private cleanup = () => undefined as void) {}
   get pid() { return this.child.pid!; }
   async start(): Promise<void> {
-    const r = await startNode(this.file, this.nodeArgs);
+    const r = await startNode(this.file, this.nodeArgs, this.args);
     this.child = r.child;
     this.port = r.port;
     this.stderr = r.stderr;
@@ -69,14 +77,13 @@ class NodePeer implements Peer {
   }
   rssMb() { return rssMb(this.pid); }
   cpuSeconds() { return cpuSeconds(this.pid); }
-  stop() { return stopChild(this.child); }
+  async stop() { await stopChild(this.child); this.cleanup(); }
 }
 
 class MosquittoPeer implements Peer {
-  readonly name = 'mosquitto' as const;
   restarts = 0;
   deaths: string[] = [];
-  constructor(private m: Mosquitto) {}
+  constructor(private m: Mosquitto, readonly name: PeerName = 'mosquitto') {}
   get port() { return this.m.port; }
   get pid() { return this.m.proc.pid!; }
   alive() { return this.m.proc.exitCode === null && this.m.proc.signalCode === null; }
@@ -98,11 +105,27 @@ class MosquittoPeer implements Peer {
 // and Aedes (no bound) do under the same window. No connection cap.
 export const MOSQUITTO_CONF = 'max_inflight_messages 20\nmax_queued_messages 100000\nmax_connections -1\n';
 
+/**
+ * Mosquitto as durable as it gets without a save per message being a full
+ * database rewrite: persistence on, the database saved after every change
+ * (autosave_on_changes with autosave_interval 1). It is still written after
+ * the acknowledgement, so kill -9 can lose acknowledged messages. No per-client
+ * bounds, like ours-sqlite (ours-process.ts --sqlite).
+ */
+export const MOSQUITTO_DURABLE_CONF = 'autosave_on_changes true\nautosave_interval 1\nmax_inflight_messages 0\nmax_queued_messages 0\nmax_connections -1\n';
+
 export async function startPeer(name: PeerName, opts: { nodeArgs?: string[] } = {}): Promise<Peer> {
-  if (name === 'mosquitto') {
-    const m = await startMosquitto(MOSQUITTO_CONF);
-    if (!m) throw new Error(peerAvailable('mosquitto')!);
-    return new MosquittoPeer(m);
+  if (name === 'mosquitto' || name === 'mosquitto-autosave') {
+    const durable = name === 'mosquitto-autosave';
+    const m = await startMosquitto(durable ? MOSQUITTO_DURABLE_CONF : MOSQUITTO_CONF, { persistence: durable });
+    if (!m) throw new Error(peerAvailable(name)!);
+    return new MosquittoPeer(m, name);
+  }
+  if (name === 'ours-sqlite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-hub-'));
+    const p = new NodePeer(name, 'bench/brokers/ours-process.ts', opts.nodeArgs ?? [], ['--sqlite', dir], () => fs.rmSync(dir, { recursive: true, force: true }));
+    await p.start();
+    return p;
   }
   const p = new NodePeer(name, name === 'ours' ? 'bench/brokers/ours-process.ts' : 'bench/brokers/aedes-process.ts', opts.nodeArgs ?? []);
   await p.start();

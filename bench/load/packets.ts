@@ -8,8 +8,9 @@ export const T_CONNACK = 2, T_PUBLISH = 3, T_PUBACK = 4, T_PUBREC = 5, T_PUBREL 
 /** Bytes at the start of every payload: publisher index (u16), sequence (u32), send time in ms (f64). */
 export const STAMP_BYTES = 14;
 
-export function connectPacket(clientId: string, keepalive = 0): Buffer {
-  return mqtt.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive });
+/** clean = false asks for a persistent session (kept, with its queue, across connections). */
+export function connectPacket(clientId: string, keepalive = 0, clean = true): Buffer {
+  return mqtt.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean, keepalive });
 }
 
 export function subscribePacket(messageId: number, filters: string[], qos: 0 | 1 | 2): Buffer {

@@ -42,13 +42,13 @@ export class RawClient {
     });
   }
 
-  /** CONNECT and wait for a successful CONNACK. */
-  async connect(keepalive = 0): Promise<void> {
+  /** CONNECT (clean = false: a persistent session) and wait for a successful CONNACK. */
+  async connect(keepalive = 0, clean = true): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.sock.once('connect', () => resolve());
       this.sock.once('error', reject);
     });
-    this.sock.write(connectPacket(this.clientId, keepalive));
+    this.sock.write(connectPacket(this.clientId, keepalive, clean));
     const b = await this.expect(T_CONNACK);
     if (b.length < 2 || b[1] !== 0) throw new Error(`${this.clientId}: CONNACK ${b.length ? 'code ' + b[1] : 'missing (socket closed)'}`);
   }
@@ -114,11 +114,11 @@ export class RawClient {
 }
 
 /** Opens `n` clients, `concurrency` CONNECTs at a time. */
-export async function connectMany(port: number, ids: string[], concurrency = 100, keepalive = 0): Promise<RawClient[]> {
+export async function connectMany(port: number, ids: string[], concurrency = 100, keepalive = 0, clean = true): Promise<RawClient[]> {
   const out: RawClient[] = [];
   for (let i = 0; i < ids.length; i += concurrency) {
     const batch = ids.slice(i, i + concurrency).map((id) => new RawClient(port, id));
-    await Promise.all(batch.map((c) => c.connect(keepalive)));
+    await Promise.all(batch.map((c) => c.connect(keepalive, clean)));
     out.push(...batch);
   }
   return out;

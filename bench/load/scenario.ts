@@ -33,6 +33,11 @@ export interface LoadJob {
   /** Extra connected clients, and extra subscriptions spread over them (none match the load). */
   idleClients?: number;
   idleSubscriptions?: number;
+  /**
+   * Publishers and subscribers connect with clean session = 0: the broker keeps
+   * their sessions, so a durable broker stores every QoS 1/2 message it routes.
+   */
+  persistent?: boolean;
   /** Makes client ids and topics unique per run. */
   tag: string;
 }

@@ -16,14 +16,19 @@ export interface Mosquitto { port: number; proc: ChildProcess; stop(): Promise<v
 
 export const MOSQUITTO_SKIP_MESSAGE = 'mosquitto is not installed: skipping (apt-get install mosquitto mosquitto-clients; .ci/run does this)';
 
-/** Starts mosquitto with persistence off, listening only on 127.0.0.1. Returns null when mosquitto is not installed. */
-export async function startMosquitto(extraConf = ''): Promise<Mosquitto | null> {
+/**
+ * Starts mosquitto listening only on 127.0.0.1, with persistence off unless
+ * `persistence` (then its database is kept in the private directory, across
+ * restart()). Returns null when mosquitto is not installed.
+ */
+export async function startMosquitto(extraConf = '', opts: { persistence?: boolean } = {}): Promise<Mosquitto | null> {
   const bin = mosquittoPath();
   if (!bin) return null;
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mosq-'));
   const conf = path.join(dir, 'mosquitto.conf');
-  fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n${extraConf}\n`);
+  const persistence = opts.persistence ? `persistence true\npersistence_location ${dir}/` : 'persistence false';
+  fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${persistence}\n${extraConf}\n`);
   let proc!: ChildProcess;
   const launch = async () => {
     proc = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
