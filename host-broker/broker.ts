@@ -118,6 +118,7 @@ export class Broker extends EventEmitter {
     this.hooks = [...(opts.hooks ?? [])];
     this.retained = new RetainedMessages(this.store);
     this.listeners_ = new Listeners((stream, info) => this.accept(stream, info));
+    this.store.onCommitFailure((err) => this.storeFailed(err));
     for (const s of this.store.loadSessions()) {
       const session = new Session(s.clientId, true, this.store);
       session.restore(s.subscriptions, s.outbound, s.inboundQos2);
@@ -154,7 +155,11 @@ export class Broker extends EventEmitter {
     // The hub is going away: close sockets without Wills (they would only fill queues of a stopped hub).
     for (const c of [...this.conns]) c.close('broker closing', { will: false });
     await stopping;
-    this.store.close();
+    try {
+      this.store.close(); // commits what waits
+    } catch (err) {
+      this.log.error({ err }, 'closing the store failed');
+    }
   }
 
   addHooks(h: BrokerHooks): void { this.hooks.push(h); }
@@ -163,14 +168,15 @@ export class Broker extends EventEmitter {
     if (i >= 0) this.hooks.splice(i, 1);
   }
 
-  /** Publishes as the hub itself (hub events, control API). Resolves once QoS 1/2 deliveries are stored. */
+  /** Publishes as the hub itself (hub events, control API). Resolves once QoS 1/2 deliveries are stored (committed). */
   async publish(m: PublishOptions): Promise<void> {
     const why = checkTopic(m.topic);
     if (why) throw new Error(`broker.publish: ${why}`);
     const qos = m.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new Error(`broker.publish: qos must be 0, 1 or 2, got ${String(qos)}`);
-    const payload = typeof m.payload === 'string' ? Buffer.from(m.payload) : Buffer.from(m.payload);
+    const payload = Buffer.from(m.payload);
     this.publishFrom(null, { topic: m.topic, payload, qos, retain: !!m.retain });
+    await new Promise<void>((resolve, reject) => this.store.afterCommit((err) => (err ? reject(err) : resolve())));
   }
 
   /** Publishes a hub event (unless events are off) and emits it as 'hubEvent'. */
@@ -232,6 +238,30 @@ export class Broker extends EventEmitter {
   }
 
   // ------------------------------------------------- used by connection.ts and handlers/
+
+  /** @internal Commits the store's batch (Connection.flush, before any byte leaves); false if the commit failed. */
+  commitStore(): boolean {
+    try {
+      this.store.commit();
+      return true;
+    } catch (err) {
+      this.storeFailed(err as Error);
+      return false;
+    }
+  }
+
+  /**
+   * A commit failed (disk full, I/O error): the writes of this round are not on
+   * disk, so what would acknowledge them must not be sent. Every client is
+   * dropped with its unsent output; clients resend what was not acknowledged.
+   */
+  private storeFailed(err: Error): void {
+    this.log.error({ err }, 'store commit failed');
+    for (const c of this.conns) c.discardOutput();
+    for (const c of [...this.conns]) c.close(`the hub could not store its state: ${err.message}`, { will: false, abrupt: true });
+    this.hubEvent({ kind: 'store_failure', severity: 'error', objectType: 'hub', objectId: 'store',
+      message: `committing to the store failed (${err.message}): every client was disconnected and nothing of what they sent since the last commit was acknowledged` });
+  }
 
   /** @internal */
   accept(stream: Duplex, info: { remoteAddress: string; listener: ListenerName; tls?: ClientInfo['tls'] }): void {

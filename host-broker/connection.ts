@@ -271,10 +271,16 @@ export class Connection {
     if (this.out.length + this.socket.writableLength > READ_PAUSE_BACKLOG_BYTES) this.flush();
   }
 
-  /** Hands the queued bytes to the socket in one write. */
+  /**
+   * Hands the queued bytes to the socket in one write. Group commit: while the
+   * store holds writes not yet on disk, they are committed first (one fsync for
+   * all of this round's writes, by whichever connection flushes first), so no
+   * acknowledgement ever leaves before what it acknowledges is durable.
+   */
   flush(): void {
     this.flushQueued = false;
     if (this.out.length === 0) return;
+    if (this.broker.store.uncommitted && !this.broker.commitStore()) return;
     const bytes = this.out.take();
     if (this.socket.destroyed || this.socket.writableEnded) return;
     this.broker.stats.bytesSent += bytes.length;
@@ -305,6 +311,12 @@ export class Connection {
       this.keepaliveTimer = setTimeout(check, limitMs - idle);
     };
     this.keepaliveTimer = setTimeout(check, limitMs);
+  }
+
+  /** Forgets what was queued for the client and not sent (it stood for writes that did not reach the disk). */
+  discardOutput(): void {
+    this.out.take();
+    this.flushQueued = false;
   }
 
   clearConnectTimer(): void {

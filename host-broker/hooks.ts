@@ -54,7 +54,8 @@ export type HubEventKind =
   | 'offline_queue_overflow'
   | 'route_failure'
   | 'limit_exceeded'
-  | 'connect_timeout';
+  | 'connect_timeout'
+  | 'store_failure';
 
 export interface HubEvent {
   kind: HubEventKind;

@@ -93,7 +93,7 @@ export class HubMetrics {
     const events = this.events;
     new Counter({ name: 'hub_events_total', help: 'Hub events raised, by kind and severity', labelNames: ['kind', 'severity'], registers: r,
       collect() { this.reset(); for (const e of events.values()) this.inc({ kind: e.kind, severity: e.severity }, e.count); } });
-    this.commits = new Histogram({ name: 'hub_store_commit_seconds', help: 'Store transactions from begin to durable commit (fsync included)', buckets: COMMIT_BUCKETS, registers: r });
+    this.commits = new Histogram({ name: 'hub_store_commit_seconds', help: 'Store group commits: the COMMIT of one batch (everything one event-loop turn wrote), fsync included', buckets: COMMIT_BUCKETS, registers: r });
   }
 
   /** Adds a backlog source: `metrics.addBacklog({ kind: 'bridge', list: () => bridges.backlogs() })`. */

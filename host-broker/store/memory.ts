@@ -67,7 +67,11 @@ export class MemoryStore implements Store {
     return [...(this.kv.get(ns) ?? [])].map(([key, v]) => ({ key, value: JSON.parse(v) }));
   }
 
-  // Writes are applied at once; a throwing fn leaves what it did (tests only).
+  // Writes are applied at once and nothing is durable: there is no batch to commit.
   transaction<T>(fn: () => T): T { return fn(); }
+  commit(): void {}
+  get uncommitted(): boolean { return false; }
+  afterCommit(cb: (err?: Error) => void): void { cb(); }
+  onCommitFailure(): void {}
   close(): void {}
 }

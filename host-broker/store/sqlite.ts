@@ -1,9 +1,13 @@
 // SQLite Store (better-sqlite3, synchronous). WAL with synchronous=FULL makes
-// every committed transaction durable before the call returns, so a message the
-// broker has acknowledged survives kill -9 and power loss.
+// every committed transaction durable before COMMIT returns. Writes are group
+// committed (group-commit.ts): each joins the open transaction, and one COMMIT
+// (one fsync) per event-loop turn makes them durable together; the broker
+// sends nothing before that commit, so a message it has acknowledged survives
+// kill -9 and power loss.
 import Database from 'better-sqlite3';
 import * as fs from 'fs';
 import * as path from 'path';
+import { GroupCommit } from './group-commit';
 import type { OutboundMessage, OutboundState, RetainedMessage, Store, StoredSession, StoredSubscription, QoS } from './types';
 
 const SCHEMA = `
@@ -26,9 +30,17 @@ export interface SqliteStoreOptions {
 
 export class SqliteStore implements Store {
   readonly file: string;
-  /** Told how long each outermost transaction took, commit (fsync) included, in seconds (metrics). */
+  /** Told how long each group commit's COMMIT took (the fsync of one batch), in seconds (metrics). */
   onCommit?: (seconds: number) => void;
-  private db: Database.Database;
+  /**
+   * The open database, for writers with tables of their own in the same file
+   * (route queue, bridge queue): they create their tables and prepare their
+   * statements on it, and run writes only inside transaction(), so that they
+   * join the broker's batch and its single commit (README.md here).
+   */
+  readonly db: Database.Database;
+  /** Batch bookkeeping: commits so far, writes per batch. */
+  readonly batches: GroupCommit;
   private st: Record<string, Database.Statement>;
 
   constructor(opts: SqliteStoreOptions) {
@@ -66,6 +78,20 @@ export class SqliteStore implements Store {
       kvDel: p('DELETE FROM kv WHERE ns = ? AND key = ?'),
       kvList: p('SELECT key, value FROM kv WHERE ns = ? ORDER BY key'),
     };
+    const begin = p('BEGIN');
+    const commit = p('COMMIT');
+    const rollback = p('ROLLBACK');
+    this.batches = new GroupCommit({
+      begin: () => begin.run(),
+      commit: () => {
+        if (!this.onCommit) { commit.run(); return; }
+        const t0 = process.hrtime.bigint();
+        commit.run();
+        this.onCommit(Number(process.hrtime.bigint() - t0) / 1e9);
+      },
+      // A failed COMMIT may have ended the transaction already (SQLITE_FULL, I/O errors).
+      rollback: () => { try { if (this.db.inTransaction) rollback.run(); } catch { /* nothing left to undo */ } },
+    });
   }
 
   loadSessions(): StoredSession[] {
@@ -80,44 +106,50 @@ export class SqliteStore implements Store {
     }));
   }
 
-  createSession(clientId: string): void { this.st.createSession.run(clientId, Date.now()); }
+  createSession(clientId: string): void { this.batches.join(); this.st.createSession.run(clientId, Date.now()); }
   deleteSession(clientId: string): void {
-    this.transaction(() => {
-      this.st.delSubsOf.run(clientId); this.st.delOutOf.run(clientId); this.st.delQ2Of.run(clientId); this.st.delSession.run(clientId);
-    });
+    this.batches.join();
+    this.st.delSubsOf.run(clientId); this.st.delOutOf.run(clientId); this.st.delQ2Of.run(clientId); this.st.delSession.run(clientId);
   }
-  putSubscription(clientId: string, sub: StoredSubscription): void { this.st.putSub.run(clientId, sub.filter, sub.qos); }
-  deleteSubscription(clientId: string, filter: string): void { this.st.delSub.run(clientId, filter); }
+  putSubscription(clientId: string, sub: StoredSubscription): void { this.batches.join(); this.st.putSub.run(clientId, sub.filter, sub.qos); }
+  deleteSubscription(clientId: string, filter: string): void { this.batches.join(); this.st.delSub.run(clientId, filter); }
   putOutbound(clientId: string, m: OutboundMessage): void {
+    this.batches.join();
     this.st.putOut.run(clientId, m.seq, m.topic, m.payload, m.qos, m.retain ? 1 : 0, m.state, m.packetId ?? null);
   }
   updateOutbound(clientId: string, seq: number, state: OutboundState, packetId: number | undefined): void {
+    this.batches.join();
     this.st.updOut.run(state, packetId ?? null, clientId, seq);
   }
-  deleteOutbound(clientId: string, seq: number): void { this.st.delOut.run(clientId, seq); }
-  addInboundQos2(clientId: string, packetId: number): void { this.st.addQ2.run(clientId, packetId); }
-  deleteInboundQos2(clientId: string, packetId: number): void { this.st.delQ2.run(clientId, packetId); }
+  deleteOutbound(clientId: string, seq: number): void { this.batches.join(); this.st.delOut.run(clientId, seq); }
+  addInboundQos2(clientId: string, packetId: number): void { this.batches.join(); this.st.addQ2.run(clientId, packetId); }
+  deleteInboundQos2(clientId: string, packetId: number): void { this.batches.join(); this.st.delQ2.run(clientId, packetId); }
   loadRetained(): RetainedMessage[] {
     return (this.st.retained.all() as any[]).map((r) => ({ topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos as QoS }));
   }
-  putRetained(m: RetainedMessage): void { this.st.putRet.run(m.topic, m.payload, m.qos); }
-  deleteRetained(topic: string): void { this.st.delRet.run(topic); }
+  putRetained(m: RetainedMessage): void { this.batches.join(); this.st.putRet.run(m.topic, m.payload, m.qos); }
+  deleteRetained(topic: string): void { this.batches.join(); this.st.delRet.run(topic); }
   kvGet(ns: string, key: string): unknown {
     const r = this.st.kvGet.get(ns, key) as { value: string } | undefined;
     return r ? JSON.parse(r.value) : undefined;
   }
-  kvPut(ns: string, key: string, value: unknown): void { this.st.kvPut.run(ns, key, JSON.stringify(value)); }
-  kvDelete(ns: string, key: string): void { this.st.kvDel.run(ns, key); }
+  kvPut(ns: string, key: string, value: unknown): void { this.batches.join(); this.st.kvPut.run(ns, key, JSON.stringify(value)); }
+  kvDelete(ns: string, key: string): void { this.batches.join(); this.st.kvDel.run(ns, key); }
   kvList(ns: string): { key: string; value: unknown }[] {
     return (this.st.kvList.all(ns) as { key: string; value: string }[]).map((r) => ({ key: r.key, value: JSON.parse(r.value) }));
   }
   transaction<T>(fn: () => T): T {
-    // better-sqlite3 turns a nested transaction into a savepoint, which is what we want.
-    if (!this.onCommit || this.db.inTransaction) return this.db.transaction(fn)();
-    const t0 = process.hrtime.bigint();
-    const result = this.db.transaction(fn)();
-    this.onCommit(Number(process.hrtime.bigint() - t0) / 1e9);
-    return result;
+    // No savepoint: the batch is the unit that lands or not, and the broker's
+    // memory is not rolled back either, so a half-done fn stays as it is in both.
+    this.batches.join();
+    return fn();
   }
-  close(): void { if (this.db.open) this.db.close(); }
+  commit(): void { this.batches.commit(); }
+  get uncommitted(): boolean { return this.batches.uncommitted; }
+  afterCommit(cb: (err?: Error) => void): void { this.batches.afterCommit(cb); }
+  onCommitFailure(handler: (err: Error) => void): void { this.batches.onCommitFailure(handler); }
+  close(): void {
+    if (!this.db.open) return;
+    try { this.batches.commit(); } finally { this.db.close(); }
+  }
 }

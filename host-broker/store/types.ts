@@ -1,7 +1,13 @@
 // The persistence seam. The broker core keeps its working state in memory and
 // writes every change through this interface; a Store only has to remember.
-// Calls are synchronous on purpose: the broker acknowledges a QoS 1/2 message
-// right after the call returns, so "returned" must mean "durable".
+//
+// Group commit: writes are synchronous calls, but they are not durable one by
+// one. They join the store's current batch (one transaction), and commit()
+// makes the whole batch durable at once (one fsync for everything one turn of
+// the event loop wrote). The broker commits before any byte leaves it
+// (Connection.flush), so a PUBACK, PUBREC, SUBACK or PUBLISH is never sent
+// while what it stands for is not on disk: "acknowledged" means "durable".
+// See README.md here for how other writers (route queues, bridges) join a batch.
 
 export type QoS = 0 | 1 | 2;
 
@@ -71,7 +77,32 @@ export interface Store {
   kvDelete(ns: string, key: string): void;
   kvList(ns: string): { key: string; value: unknown }[];
 
-  /** Runs fn so that all of its writes land together or not at all. Nested calls join the outer one. */
+  /**
+   * Runs fn inside the current batch: its writes (and those of any other writer
+   * in this turn) become durable together with the next commit(), or not at all.
+   * Nested calls join the outer one. Writers with tables of their own
+   * (SqliteStore.db) run their statements inside this.
+   */
   transaction<T>(fn: () => T): T;
+  /**
+   * Makes every write so far durable: one transaction, one fsync. Cheap when
+   * nothing waits. Throws if the commit failed; the batch is then rolled back
+   * (and the failure handlers run). A batch also commits by itself at the end
+   * of the event-loop turn that opened it.
+   */
+  commit(): void;
+  /** True while writes wait for commit(). */
+  readonly uncommitted: boolean;
+  /**
+   * Runs cb once every write made so far is durable: at once if none waits,
+   * else after the next commit (with the error if that commit failed).
+   */
+  afterCommit(cb: (err?: Error) => void): void;
+  /**
+   * Called when a commit the store ran by itself (end of turn) failed: what was
+   * written since the last commit is not on disk, and must not be acknowledged.
+   */
+  onCommitFailure(handler: (err: Error) => void): void;
+  /** Commits what waits, then closes. */
   close(): void;
 }

@@ -13,13 +13,14 @@ import { runGrowthBench, growthConfig } from '../../bench/growth';
 import { runFleetBench, fleetConfig, type FleetStep } from '../../bench/fleet';
 import { runMemoryBench, memoryConfig } from '../../bench/memory';
 import { runProfileBench, type SelfTime } from '../../bench/profile';
-import { ALL_PEERS, peerAvailable } from '../../bench/brokers/peers';
+import { ALL_PEERS, DURABLE_PEERS, peerAvailable } from '../../bench/brokers/peers';
 import { renderResult } from '../../bench/index';
 import type { BenchOptions, BenchResult } from '../../bench/lib/types';
 
 const opts: BenchOptions = { rounds: 1, quick: true, log: () => undefined };
 const positive = (what: string, x: unknown) => assert.ok(typeof x === 'number' && Number.isFinite(x) && x > 0, `${what}: expected a positive number, got ${String(x)}`);
 const peers = ALL_PEERS.filter((p) => !peerAvailable(p));
+const durablePeers = DURABLE_PEERS.filter((p) => !peerAvailable(p));
 
 function rendered(r: BenchResult): void {
   assert.equal(r.skipped, undefined, `skipped: ${r.skipped}`);
@@ -64,20 +65,26 @@ describe('bench (smoke: tiny configurations, figures only)', function () {
     }
   });
 
-  it('broker: msg/s, latency and CPU for each installed peer', async () => {
+  it('broker: msg/s, latency and CPU for each installed peer, and persistent sessions on the durable peers', async () => {
     const full = brokerConfig(true);
     const tiny = (name: string) => {
       const s = full.scenarios.find((x) => x.name === name)!;
       return { ...s, job: { ...s.job, warmupMs: 100, durationMs: 300, messages: 50 } };
     };
-    const r = await runBrokerBench(opts, { peers, scenarios: [tiny('qos1'), tiny('rtt-qos1')] });
+    const durable = full.durable!.scenarios.find((x) => x.name === 'persist-qos1')!;
+    const r = await runBrokerBench(opts, { peers, scenarios: [tiny('qos1'), tiny('rtt-qos1')],
+      durable: { peers: durablePeers, scenarios: [{ ...durable, job: { ...durable.job, warmupMs: 100, durationMs: 300 } }] } });
     rendered(r);
     const sums = (r.data as { summaries: Summary[] }).summaries;
     assert.equal(sums.length, 2 * peers.length);
-    for (const s of sums) {
+    const durableSums = (r.data as { durableSummaries: Summary[] }).durableSummaries;
+    assert.equal(durableSums.length, durablePeers.length);
+    assert.equal(r.tables.length, 2, 'the persistent-session table follows the main one');
+    for (const s of [...sums, ...durableSums]) {
       positive(`${s.peer} ${s.scenario} msg/s`, s.msgPerSec);
       positive(`${s.peer} ${s.scenario} p99`, s.p99Ms);
       positive(`${s.peer} ${s.scenario} generator CPU`, s.genCpuPct);
+      assert.equal(s.lost, 0, `${s.peer} ${s.scenario} lost messages`);
     }
   });
 
