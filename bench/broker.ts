@@ -176,7 +176,7 @@ export async function runBrokerBench(opts: BenchOptions, cfg = brokerConfig(opts
         const { table, summaries } = matrixTable(`persistent sessions on durable stores (medians of ${opts.rounds} rounds; msg/s = deliveries per second at the subscribers)`,
           'ours-sqlite', d.scenarios, dPeers, runs, [
             'publishers and subscribers connect with clean session = 0, so every QoS 1/2 message is stored for its subscribers',
-            'ours-sqlite: SqliteStore, WAL, synchronous=FULL; PUBACK/PUBREC only after the commit holding the message is on disk; no per-client bounds (65535 in flight, 10,000,000 queued)',
+            'ours-sqlite: SqliteStore, WAL, synchronous=FULL; PUBACK/PUBREC only after the commit holding the message is on disk; no per-client bounds (65535 in flight, 10,000,000 / 1 TiB queued)',
             'mosquitto-autosave: persistence true, autosave_on_changes true, autosave_interval 1, max_inflight_messages 0, max_queued_messages 0; it saves after acknowledging, so kill -9 can lose acknowledged messages',
             ...dSkipped.map((s) => `skipped ${s}`),
             ...notes,

@@ -10,7 +10,7 @@ import { Connection, type Will } from './connection';
 import { DEFAULT_EVENTS, eventPayload, eventTopic, type EventsOptions } from './events';
 import { Listeners, type ListenerName, type ListenOptions } from './server';
 import { RetainedMessages } from './retained';
-import { Session } from './session';
+import { Session, type QueueBounds } from './session';
 import { MemoryStore } from './store/memory';
 import type { OutboundMessage, QoS, Store } from './store/types';
 import { BrokerStats } from './stats';
@@ -23,8 +23,17 @@ export interface Limits {
   maxConnections: number;
   /** Outbound QoS 1/2 messages awaiting acknowledgement, per client. */
   maxInflightPerClient: number;
-  /** Outbound QoS 1/2 messages waiting behind the in-flight window (or for an offline client). */
+  /**
+   * Outbound QoS 1/2 messages waiting behind the in-flight window (or for an
+   * offline client), by count. A loose bound: the one that matters is bytes.
+   */
   maxQueuedPerClient: number;
+  /**
+   * The same queue by what it costs on disk: topic + payload + 64 + 2 x client id
+   * bytes per message (store/types.ts queueCost()). Past it, new QoS 1/2
+   * messages for that client are dropped with an offline_queue_overflow event.
+   */
+  maxQueuedBytesPerClient: number;
   /** Keepalive bounds in seconds; a client's value is clamped into them (0 counts as "none"). */
   keepaliveMin: number;
   keepaliveMax: number;
@@ -36,7 +45,9 @@ export const DEFAULT_LIMITS: Limits = {
   maxPacketSize: 1024 * 1024,
   maxConnections: 1000,
   maxInflightPerClient: 32,
-  maxQueuedPerClient: 1000,
+  // An hour offline at 1 reading/s is ~3,600 messages (~600 KB): far below both.
+  maxQueuedPerClient: 1_000_000,
+  maxQueuedBytesPerClient: 64 * 1024 * 1024,
   keepaliveMin: 0,
   keepaliveMax: 65535,
   connectTimeoutMs: 10_000,
@@ -91,6 +102,8 @@ export interface SessionInfo {
   subscriptions: { filter: string; qos: QoS }[];
   inflight: number;
   queued: number;
+  /** What the queue costs on disk (store/types.ts queueCost()), the figure maxQueuedBytesPerClient bounds. */
+  queuedBytes: number;
 }
 
 export class Broker extends EventEmitter {
@@ -107,12 +120,14 @@ export class Broker extends EventEmitter {
   private tree = new SubscriptionTree();
   private retained: RetainedMessages;
   private nextConnId = 1;
+  private readonly queueBounds: QueueBounds;
   private closed = false;
 
   constructor(opts: BrokerOptions = {}) {
     super();
     this.store = opts.store ?? new MemoryStore();
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.queueBounds = { messages: this.limits.maxQueuedPerClient, bytes: this.limits.maxQueuedBytesPerClient };
     this.events = { ...DEFAULT_EVENTS, ...opts.events };
     this.log = opts.logger ?? silentLogger;
     this.hooks = [...(opts.hooks ?? [])];
@@ -121,7 +136,7 @@ export class Broker extends EventEmitter {
     this.store.onCommitFailure((err) => this.storeFailed(err));
     for (const s of this.store.loadSessions()) {
       const session = new Session(s.clientId, true, this.store);
-      session.restore(s.subscriptions, s.outbound, s.inboundQos2);
+      session.restore(s);
       for (const sub of s.subscriptions) this.tree.add(sub.filter, s.clientId, sub.qos);
       this.sessions_.set(s.clientId, session);
     }
@@ -205,6 +220,7 @@ export class Broker extends EventEmitter {
       subscriptions: [...s.subscriptions].map(([filter, qos]) => ({ filter, qos })),
       inflight: s.inflightCount,
       queued: s.queuedCount,
+      queuedBytes: s.queuedBytes,
     }));
   }
 
@@ -406,7 +422,7 @@ export class Broker extends EventEmitter {
     if (s.queuedCount === 0 || s.inflightCount >= this.limits.maxInflightPerClient) return;
     // A clean session writes nothing to the store: no transaction to open.
     const toSend = s.persistent ? this.store.transaction(() => s.takeForSending(this.limits.maxInflightPerClient)) : s.takeForSending(this.limits.maxInflightPerClient);
-    if (s.overflowReported && s.queuedCount < this.limits.maxQueuedPerClient / 2) s.overflowReported = false;
+    if (s.overflowReported && s.belowHalf(this.queueBounds)) s.overflowReported = false;
     for (const m of toSend) conn.send(this.publishPacket(m, false));
   }
 
@@ -433,7 +449,7 @@ export class Broker extends EventEmitter {
           else if (s.conn) this.stats.droppedBacklog++;
           continue;
         }
-        if (s.enqueue({ topic: msg.topic, payload: msg.payload, qos }, this.limits.maxQueuedPerClient)) touched.push(s);
+        if (s.enqueue({ topic: msg.topic, payload: msg.payload, qos }, this.queueBounds)) touched.push(s);
         else {
           this.stats.droppedQueueFull++;
           if (!s.overflowReported) { s.overflowReported = true; overflowed.push(s); }
@@ -449,7 +465,7 @@ export class Broker extends EventEmitter {
     for (const s of touched) this.pump(s);
     for (const s of overflowed) {
       this.hubEvent({ kind: 'offline_queue_overflow', severity: 'warning', objectType: 'client', objectId: s.clientId,
-        message: `the queue of ${s.clientId} is full (${this.limits.maxQueuedPerClient} messages); new QoS 1/2 messages for it are dropped until it drains`,
+        message: `the queue of ${s.clientId} is full (${s.queuedCount} messages, ${s.queuedBytes} bytes; limits ${this.limits.maxQueuedPerClient} messages, ${this.limits.maxQueuedBytesPerClient} bytes); new QoS 1/2 messages for it are dropped until it drains to half`,
         packet: { cmd: 'publish', topic: msg.topic, qos: msg.qos, payloadBytes: msg.payload.length } });
     }
     for (const h of this.hooks) if (h.messagePublished) this.safe(() => h.messagePublished!(from, msg), undefined);
@@ -478,7 +494,7 @@ export class Broker extends EventEmitter {
         const qos = Math.min(m.qos, grantedQos) as QoS;
         if (qos === 0) { later.push({ cmd: 'publish', topic: m.topic, payload: m.payload, qos: 0, retain: true, dup: false }); continue; }
         // Goes through the session queue (retain flag kept) so the window and redelivery apply.
-        s.enqueue({ topic: m.topic, payload: m.payload, qos }, this.limits.maxQueuedPerClient, true);
+        s.enqueue({ topic: m.topic, payload: m.payload, qos }, this.queueBounds, true);
       }
     });
     for (const p of later) conn.send(p);

@@ -56,12 +56,13 @@ export interface HubConfig {
   authThrottle: { maxFailures?: number; windowMs?: number; blockMs?: number };
 }
 
-const LIMIT_KEYS: (keyof Limits)[] = ['maxPacketSize', 'maxConnections', 'maxInflightPerClient', 'maxQueuedPerClient', 'keepaliveMin', 'keepaliveMax', 'connectTimeoutMs'];
+const LIMIT_KEYS: (keyof Limits)[] = ['maxPacketSize', 'maxConnections', 'maxInflightPerClient', 'maxQueuedPerClient', 'maxQueuedBytesPerClient', 'keepaliveMin', 'keepaliveMax', 'connectTimeoutMs'];
 const LIMIT_RANGES: Record<keyof Limits, [number, number]> = {
   maxPacketSize: [64, 268_435_455], // the largest remaining length MQTT can express, plus headers
   maxConnections: [1, 1_000_000],
   maxInflightPerClient: [1, 65_535],
   maxQueuedPerClient: [0, 10_000_000],
+  maxQueuedBytesPerClient: [0, 2 ** 40],
   keepaliveMin: [0, 65_535],
   keepaliveMax: [0, 65_535],
   connectTimeoutMs: [100, 600_000],

@@ -5,6 +5,12 @@
 // Every per-message step is O(1): in-flight messages are found by packet id,
 // queued ones wait in a FIFO.
 //
+// The queue is bounded by what it costs on disk (bytes, queueCost()) and,
+// loosely, by count. A persistent session keeps only the head of its queue in
+// memory (QUEUE_IN_MEMORY): the rest lives only in the store and is read back in
+// order as the head drains, so an offline client with a long queue costs disk,
+// not RAM.
+//
 // In-flight messages sit in an array indexed by packet id, and acknowledged ids
 // are reused (any id is free again once acknowledged [MQTT-2.3.1-3]), so the
 // array stays as long as the window. Not a Map: a Map under steady set/delete
@@ -13,10 +19,14 @@
 // chain keeps every later table (and the messages in it) alive through
 // scavenges, so all of them are promoted and die in the old generation. At
 // 10k msg/s that forced a mark-compact every ~0.4 s (2-8 ms pauses, p99 2-4 ms).
-import type { OutboundMessage, QoS, Store } from './store/types';
+import { QUEUE_IN_MEMORY, queueCost, type OutboundMessage, type QoS, type Store, type StoredSession } from './store/types';
 
 /** Queue slots consumed at its head before the array is compacted. */
 const COMPACT_AFTER = 1024;
+
+
+/** Per-client bounds of the queue (Limits.maxQueuedPerClient / maxQueuedBytesPerClient). */
+export interface QueueBounds { messages: number; bytes: number }
 
 export class Session {
   readonly subscriptions = new Map<string, QoS>();
@@ -36,36 +46,68 @@ export class Session {
   /** Messages waiting for the in-flight window, oldest first, from queue[queueHead]. */
   private queue: OutboundMessage[] = [];
   private queueHead = 0;
+  /** Payload bytes of the queued messages held in memory (queue[queueHead..]). */
+  private queueMemBytes = 0;
+  /** Queued messages only in the store, all after the ones in memory. */
+  private spilled = 0;
+  /** Seq of the newest queued message read into memory: spilled ones come after it. */
+  private lastInMemorySeq = 0;
+  /** queueCost() of every queued message (memory and store). */
+  private queueBytes = 0;
 
   constructor(readonly clientId: string, readonly persistent: boolean, private store: Store) {}
 
-  /** Restores the in-memory state from what the store had (outbound ordered by seq). */
-  restore(subs: { filter: string; qos: QoS }[], outbound: OutboundMessage[], inboundQos2: number[]): void {
+  /**
+   * Restores the in-memory state from what the store had: `outbound` holds the
+   * in-flight messages and the first queued ones (ordered by seq); `queued`
+   * counts every queued message, those still in the store too.
+   */
+  restore({ subscriptions: subs, outbound, inboundQos2, queued }: Omit<StoredSession, 'clientId'>): void {
     for (const s of subs) this.subscriptions.set(s.filter, s.qos);
+    let inMemory = 0;
     for (const m of outbound) {
-      this.outboundBytes += m.payload.length;
+      if (m.state !== 'queued') this.outboundBytes += m.payload.length; // queued ones: queued.payloadBytes
       if (m.packetId !== undefined && m.state !== 'queued' && !this.slots[m.packetId]) {
         while (this.slots.length <= m.packetId) this.slots.push(undefined);
         this.slots[m.packetId] = m;
         this.inflightSize++;
       } else {
+        // A queued row (or an in-flight one whose packet id another holds: sent again as new).
         this.queue.push(m);
+        this.queueMemBytes += m.payload.length;
+        this.lastInMemorySeq = m.seq;
+        if (m.state === 'queued') inMemory++;
+        else this.queueBytes += queueCost(this.clientId, m.topic, m.payload); // not in queued.bytes
       }
       this.nextSeq = Math.max(this.nextSeq, m.seq + 1);
     }
+    this.nextSeq = Math.max(this.nextSeq, queued.maxSeq + 1);
+    this.queueBytes += queued.bytes;
+    this.outboundBytes += queued.payloadBytes;
+    this.spilled = Math.max(0, queued.count - inMemory);
     this.freeIds = [];
     for (let id = this.slots.length - 1; id >= 1; id--) if (!this.slots[id]) this.freeIds.push(id);
     for (const id of inboundQos2) this.inboundQos2.add(id);
   }
 
-  /** In-flight messages first (in the order they were sent), then queued ones: ordered by seq. */
+  /** In-flight messages first (in the order they were sent), then the queued ones held in memory: ordered by seq. */
   get outbound(): OutboundMessage[] {
     const sent = this.slots.filter((m): m is OutboundMessage => m !== undefined).sort((a, b) => a.seq - b.seq);
     return [...sent, ...this.queue.slice(this.queueHead)];
   }
 
   get inflightCount(): number { return this.inflightSize; }
-  get queuedCount(): number { return this.queue.length - this.queueHead; }
+  /** Queued messages, in memory and in the store. */
+  get queuedCount(): number { return this.queue.length - this.queueHead + this.spilled; }
+  /** queueCost() of the queued messages: what the queue holds on disk. */
+  get queuedBytes(): number { return this.queueBytes; }
+  /** Queued messages only in the store (not read into memory yet). */
+  get queuedInStore(): number { return this.spilled; }
+
+  /** True once the queue has drained to half its bounds (an overflow may be reported again). */
+  belowHalf(bounds: QueueBounds): boolean {
+    return this.queuedCount < bounds.messages / 2 && this.queueBytes < bounds.bytes / 2;
+  }
 
   subscribe(filter: string, qos: QoS): void {
     this.subscriptions.set(filter, qos);
@@ -78,22 +120,57 @@ export class Session {
     return true;
   }
 
-  /** Appends a QoS 1/2 message unless the queue is full; false means it was dropped. */
-  enqueue(m: { topic: string; payload: Buffer; qos: 1 | 2 }, maxQueued: number, retain = false): boolean {
-    if (this.queuedCount >= maxQueued) return false;
+  /**
+   * Appends a QoS 1/2 message unless that would take the queue past a bound;
+   * false means it was dropped. A persistent session keeps it only in the store
+   * when the in-memory head is full (or older messages already wait there).
+   */
+  enqueue(m: { topic: string; payload: Buffer; qos: 1 | 2 }, bounds: QueueBounds, retain = false): boolean {
+    const cost = queueCost(this.clientId, m.topic, m.payload);
+    if (this.queuedCount >= bounds.messages || this.queueBytes + cost > bounds.bytes) return false;
     const msg: OutboundMessage = { seq: this.nextSeq++, topic: m.topic, payload: m.payload, qos: m.qos, retain, state: 'queued', packetId: undefined };
-    this.queue.push(msg);
+    this.queueBytes += cost;
     this.outboundBytes += msg.payload.length;
-    if (this.persistent) this.store.putOutbound(this.clientId, msg);
+    if (this.persistent) {
+      this.store.putOutbound(this.clientId, msg);
+      if (this.spilled > 0 || this.memoryFull()) { this.spilled++; return true; }
+    }
+    this.queue.push(msg);
+    this.queueMemBytes += msg.payload.length;
+    this.lastInMemorySeq = msg.seq;
     return true;
+  }
+
+  private memoryFull(): boolean {
+    const n = this.queue.length - this.queueHead;
+    return n >= QUEUE_IN_MEMORY.messages || (n > 0 && this.queueMemBytes >= QUEUE_IN_MEMORY.bytes);
+  }
+
+  /** Reads the next queued messages from the store once the in-memory head is down to half its bounds. */
+  private refill(): void {
+    const n = this.queue.length - this.queueHead;
+    if (n >= QUEUE_IN_MEMORY.messages / 2 || this.queueMemBytes >= QUEUE_IN_MEMORY.bytes / 2) return;
+    const rows = this.store.loadQueued(this.clientId, this.lastInMemorySeq, Math.min(this.spilled, QUEUE_IN_MEMORY.messages - n),
+      QUEUE_IN_MEMORY.bytes - this.queueMemBytes);
+    for (const m of rows) {
+      this.queue.push(m);
+      this.queueMemBytes += m.payload.length;
+      this.lastInMemorySeq = m.seq;
+    }
+    // No row where we counted some would be a store out of step with us: trust the store.
+    this.spilled = rows.length === 0 ? 0 : Math.max(0, this.spilled - rows.length);
   }
 
   /** Moves queued messages into flight, up to the window; returns those now to send. */
   takeForSending(maxInflight: number): OutboundMessage[] {
     const out: OutboundMessage[] = [];
-    while (this.inflightSize < maxInflight && this.queueHead < this.queue.length) {
+    for (;;) {
+      if (this.spilled > 0) this.refill();
+      if (this.inflightSize >= maxInflight || this.queueHead >= this.queue.length) break;
       const m = this.queue[this.queueHead];
       this.queue[this.queueHead++] = undefined as unknown as OutboundMessage; // let it go once acknowledged
+      this.queueMemBytes -= m.payload.length;
+      this.queueBytes -= queueCost(this.clientId, m.topic, m.payload);
       const id = this.allocId();
       m.packetId = id;
       m.state = 'sent';

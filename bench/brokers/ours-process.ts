@@ -18,7 +18,7 @@ const sqliteDir = at > 0 ? process.argv[at + 1] : undefined;
 
 brokerProcess(async (port) => {
   const broker = sqliteDir
-    ? new Broker({ store: new SqliteStore({ dataDir: sqliteDir }), limits: { maxConnections: 20000, maxInflightPerClient: 65535, maxQueuedPerClient: 10_000_000 } })
+    ? new Broker({ store: new SqliteStore({ dataDir: sqliteDir }), limits: { maxConnections: 20000, maxInflightPerClient: 65535, maxQueuedPerClient: 10_000_000, maxQueuedBytesPerClient: 2 ** 40 } })
     : new Broker({ limits: { maxConnections: 20000, maxInflightPerClient: 20, maxQueuedPerClient: 100000 } });
   const got = await broker.listen({ tcp: { port, host: '127.0.0.1' } });
   return { port: got.tcp!, close: () => broker.close() };

@@ -1,6 +1,6 @@
 // In-memory Store for tests and throwaway hubs. It really keeps the data, so a
 // Broker re-created on the same MemoryStore instance resumes its sessions.
-import type { OutboundMessage, OutboundState, RetainedMessage, Store, StoredSession, StoredSubscription } from './types';
+import { queueCost, type OutboundMessage, type OutboundState, type RetainedMessage, type Store, type StoredSession, type StoredSubscription } from './types';
 
 interface MemSession {
   subscriptions: Map<string, StoredSubscription>;
@@ -16,12 +16,35 @@ export class MemoryStore implements Store {
   private kv = new Map<string, Map<string, string>>();
 
   loadSessions(): StoredSession[] {
-    return [...this.sessions].map(([clientId, s]) => ({
-      clientId,
-      subscriptions: [...s.subscriptions.values()].map((x) => ({ ...x })),
-      outbound: [...s.outbound.values()].sort((a, b) => a.seq - b.seq).map(copyMsg),
-      inboundQos2: [...s.inboundQos2],
-    }));
+    return [...this.sessions].map(([clientId, s]) => {
+      const outbound = [...s.outbound.values()].sort((a, b) => a.seq - b.seq).map(copyMsg);
+      const queued = outbound.filter((m) => m.state === 'queued');
+      return {
+        clientId,
+        subscriptions: [...s.subscriptions.values()].map((x) => ({ ...x })),
+        outbound,
+        inboundQos2: [...s.inboundQos2],
+        queued: {
+          count: queued.length,
+          bytes: queued.reduce((a, m) => a + queueCost(clientId, m.topic, m.payload), 0),
+          payloadBytes: queued.reduce((a, m) => a + m.payload.length, 0),
+          maxSeq: outbound.length ? outbound[outbound.length - 1].seq : 0,
+        },
+      };
+    });
+  }
+
+  // Seqs are handed out in increasing order, so the map's insertion order is seq order.
+  loadQueued(clientId: string, afterSeq: number, maxMessages: number, maxBytes: number): OutboundMessage[] {
+    const out: OutboundMessage[] = [];
+    let bytes = 0;
+    for (const m of this.sessions.get(clientId)?.outbound.values() ?? []) {
+      if (out.length >= maxMessages || (out.length > 0 && bytes >= maxBytes)) break;
+      if (m.seq <= afterSeq || m.state !== 'queued') continue;
+      out.push(copyMsg(m));
+      bytes += m.payload.length;
+    }
+    return out;
   }
 
   createSession(clientId: string): void {

@@ -8,7 +8,8 @@ import Database from 'better-sqlite3';
 import * as fs from 'fs';
 import * as path from 'path';
 import { GroupCommit } from './group-commit';
-import type { OutboundMessage, OutboundState, RetainedMessage, Store, StoredSession, StoredSubscription, QoS } from './types';
+import { QUEUE_IN_MEMORY, QUEUE_ROW_OVERHEAD, type OutboundMessage, type OutboundState, type RetainedMessage, type Store, type StoredSession,
+  type StoredSubscription, type QoS } from './types';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
@@ -20,6 +21,13 @@ CREATE TABLE IF NOT EXISTS inbound_qos2 (client_id TEXT NOT NULL, packet_id INTE
 CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, payload BLOB NOT NULL, qos INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key));
 `;
+
+interface OutboundRow { seq: number; topic: string; payload: Buffer; qos: 1 | 2; retain: number; state: string; packet_id: number | null }
+
+const toOutbound = (r: OutboundRow): OutboundMessage => ({
+  seq: r.seq, topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: !!r.retain,
+  state: r.state as OutboundState, packetId: r.packet_id ?? undefined,
+});
 
 export interface SqliteStoreOptions {
   /** Directory for hub.db (created if missing). */
@@ -56,7 +64,11 @@ export class SqliteStore implements Store {
     this.st = {
       sessions: p('SELECT client_id FROM sessions ORDER BY client_id'),
       subsOf: p('SELECT filter, qos FROM subscriptions WHERE client_id = ? ORDER BY rowid'),
-      outOf: p('SELECT seq, topic, payload, qos, retain, state, packet_id FROM outbound WHERE client_id = ? ORDER BY seq'),
+      inflightOf: p("SELECT seq, topic, payload, qos, retain, state, packet_id FROM outbound WHERE client_id = ? AND state != 'queued' ORDER BY seq"),
+      queuedAfter: p("SELECT seq, topic, payload, qos, retain, state, packet_id FROM outbound WHERE client_id = ? AND seq > ? AND state = 'queued' ORDER BY seq LIMIT ?"),
+      queuedTotals: p(`SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(CAST(topic AS BLOB)) + LENGTH(payload)), 0) AS bytes,
+        COALESCE(SUM(LENGTH(payload)), 0) AS payload FROM outbound WHERE client_id = ? AND state = 'queued'`),
+      maxSeqOf: p('SELECT COALESCE(MAX(seq), 0) AS s FROM outbound WHERE client_id = ?'),
       q2Of: p('SELECT packet_id FROM inbound_qos2 WHERE client_id = ? ORDER BY rowid'),
       createSession: p('INSERT OR IGNORE INTO sessions (client_id, created_at) VALUES (?, ?)'),
       delSession: p('DELETE FROM sessions WHERE client_id = ?'),
@@ -94,16 +106,36 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Sessions with their in-flight messages and the head of each queue; the rest of a queue stays on disk. */
   loadSessions(): StoredSession[] {
-    return (this.st.sessions.all() as { client_id: string }[]).map(({ client_id }) => ({
-      clientId: client_id,
-      subscriptions: (this.st.subsOf.all(client_id) as { filter: string; qos: number }[]).map((r) => ({ filter: r.filter, qos: r.qos as QoS })),
-      outbound: (this.st.outOf.all(client_id) as any[]).map((r): OutboundMessage => ({
-        seq: r.seq, topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: !!r.retain,
-        state: r.state as OutboundState, packetId: r.packet_id ?? undefined,
-      })),
-      inboundQos2: (this.st.q2Of.all(client_id) as { packet_id: number }[]).map((r) => r.packet_id),
-    }));
+    return (this.st.sessions.all() as { client_id: string }[]).map(({ client_id }) => {
+      const totals = this.st.queuedTotals.get(client_id) as { n: number; bytes: number; payload: number };
+      const inflight = (this.st.inflightOf.all(client_id) as OutboundRow[]).map(toOutbound);
+      const head = this.loadQueued(client_id, 0, QUEUE_IN_MEMORY.messages, QUEUE_IN_MEMORY.bytes);
+      return {
+        clientId: client_id,
+        subscriptions: (this.st.subsOf.all(client_id) as { filter: string; qos: number }[]).map((r) => ({ filter: r.filter, qos: r.qos as QoS })),
+        outbound: [...inflight, ...head].sort((a, b) => a.seq - b.seq),
+        inboundQos2: (this.st.q2Of.all(client_id) as { packet_id: number }[]).map((r) => r.packet_id),
+        queued: {
+          count: totals.n,
+          bytes: totals.bytes + totals.n * (QUEUE_ROW_OVERHEAD + 2 * Buffer.byteLength(client_id)),
+          payloadBytes: totals.payload,
+          maxSeq: (this.st.maxSeqOf.get(client_id) as { s: number }).s,
+        },
+      };
+    });
+  }
+
+  loadQueued(clientId: string, afterSeq: number, maxMessages: number, maxBytes: number): OutboundMessage[] {
+    const out: OutboundMessage[] = [];
+    let bytes = 0;
+    for (const r of this.st.queuedAfter.iterate(clientId, afterSeq, maxMessages) as IterableIterator<OutboundRow>) {
+      out.push(toOutbound(r));
+      bytes += r.payload.length;
+      if (bytes >= maxBytes) break; // ends the statement
+    }
+    return out;
   }
 
   createSession(clientId: string): void { this.batches.join(); this.st.createSession.run(clientId, Date.now()); }

@@ -38,10 +38,38 @@ export interface StoredSubscription {
 export interface StoredSession {
   clientId: string;
   subscriptions: StoredSubscription[];
-  /** Ordered by seq. */
+  /**
+   * The in-flight messages and the first queued ones, ordered by seq. A store
+   * may leave the rest of a long queue on disk (loadQueued() reads it on).
+   */
   outbound: OutboundMessage[];
   /** QoS 2 packet ids received and PUBREC'd, whose PUBREL has not arrived yet. */
   inboundQos2: number[];
+  /**
+   * Every queued (state 'queued') message of the session, those in `outbound`
+   * too: how many, their queueCost() total, their payload bytes, and the
+   * highest seq of any outbound message.
+   */
+  queued: { count: number; bytes: number; payloadBytes: number; maxSeq: number };
+}
+
+/**
+ * How much of a persistent session's queue is held in memory (by count and by
+ * payload bytes); the rest stays in the store until the head drains. Restores
+ * read the same head.
+ */
+export const QUEUE_IN_MEMORY = { messages: 256, bytes: 256 * 1024 };
+
+/** Bytes SQLite spends on an outbound row beyond its topic, payload and client id (measured: 62). */
+export const QUEUE_ROW_OVERHEAD = 64;
+
+/**
+ * What one queued message costs on disk, in bytes: topic and payload, the row
+ * overhead, and the client id twice (in the row and in its (client id, seq) key).
+ * The per-client queue bound (Limits.maxQueuedBytesPerClient) counts this.
+ */
+export function queueCost(clientId: string, topic: string, payload: Buffer): number {
+  return Buffer.byteLength(topic) + payload.length + QUEUE_ROW_OVERHEAD + 2 * Buffer.byteLength(clientId);
 }
 
 export interface RetainedMessage {
@@ -60,6 +88,11 @@ export interface Store {
   deleteSubscription(clientId: string, filter: string): void;
 
   putOutbound(clientId: string, msg: OutboundMessage): void;
+  /**
+   * Queued messages of a session with seq > afterSeq, in seq order: at most
+   * maxMessages, and no more once their payloads reach maxBytes (at least one).
+   */
+  loadQueued(clientId: string, afterSeq: number, maxMessages: number, maxBytes: number): OutboundMessage[];
   /** Changes state/packet id of a stored outbound message. */
   updateOutbound(clientId: string, seq: number, state: OutboundState, packetId: number | undefined): void;
   deleteOutbound(clientId: string, seq: number): void;

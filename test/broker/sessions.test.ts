@@ -96,7 +96,8 @@ describe('broker persistent sessions', () => {
     const c = await persistentSubscriber('report', 'r', 1);
     for (let i = 0; i < 7; i++) await r.broker.publish({ topic: 'r', payload: Buffer.from('x'), qos: 1 });
     await sleep(50);
-    assert.deepEqual(r.broker.sessions(), [{ clientId: 'report', connected: true, persistent: true, subscriptions: [{ filter: 'r', qos: 1 }], inflight: 5, queued: 2 }]);
+    // Each queued message costs topic 1 + payload 1 + 64 + 2 x 'report' 6 = 78 bytes.
+    assert.deepEqual(r.broker.sessions(), [{ clientId: 'report', connected: true, persistent: true, subscriptions: [{ filter: 'r', qos: 1 }], inflight: 5, queued: 2, queuedBytes: 156 }]);
     c.destroy();
   });
 });

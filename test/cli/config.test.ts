@@ -10,7 +10,7 @@ describe('config: validation and flags', () => {
       control: { port: 8081 }, dataDir: 'data', memory: true, allowAnonymous: false,
       devices: [{ id: 'd1', username: 'u', password: 'p', allowInsecure: false, subscribe: { reject: ['#'] } }],
       filters: { publish: { reject: ['admin/#'] } },
-      limits: { maxConnections: 10, keepaliveMin: 5, keepaliveMax: 600 },
+      limits: { maxConnections: 10, keepaliveMin: 5, keepaliveMax: 600, maxQueuedBytesPerClient: 8 * 1024 * 1024 },
       events: { enabled: false, prefix: '$hub/ev' },
       routes: [],
       log: { level: 'debug' },
@@ -18,7 +18,7 @@ describe('config: validation and flags', () => {
     assert.equal(c.dataDir, '/etc/hub/data');
     assert.equal(c.listeners.tls!.keyFile, '/etc/hub/k.pem');
     assert.deepEqual(c.devices[0].subscribe, { reject: ['#'] });
-    assert.deepEqual(c.limits, { maxConnections: 10, keepaliveMin: 5, keepaliveMax: 600 });
+    assert.deepEqual(c.limits, { maxConnections: 10, keepaliveMin: 5, keepaliveMax: 600, maxQueuedBytesPerClient: 8 * 1024 * 1024 });
   });
 
   const bad: [unknown, RegExp][] = [
@@ -33,6 +33,7 @@ describe('config: validation and flags', () => {
     [{ filters: { publish: { allow: [] } } }, /^filters\.publish\.allow: unknown key/],
     [{ limits: { maxConnections: 0 } }, /^limits\.maxConnections: expected an integer 1\.\./],
     [{ limits: { keepaliveMin: 100, keepaliveMax: 10 } }, /^limits\.keepaliveMin: must not be above/],
+    [{ limits: { maxQueuedBytesPerClient: '64MB' } }, /^limits\.maxQueuedBytesPerClient: expected an integer 0\.\./],
     [{ events: { prefix: '$hub/#' } }, /^events\.prefix: expected a topic prefix/],
     [{ routes: [{ name: 'r' }] }, /^routes\[0\]/],
     [{ log: { level: 'loud' } }, /^log\.level: expected one of/],
