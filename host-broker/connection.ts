@@ -2,7 +2,6 @@
 // timeout, keepalive at 1.5 x the client's interval, ordered processing (a
 // delayed or async step holds the packets behind it), and teardown with the Will.
 import type { Duplex } from 'stream';
-import * as mqtt from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import type { ClientInfo, HubEventKind } from './hooks';
 import { FrameReader, type Frame, type FrameError } from './frame-reader';
@@ -10,6 +9,7 @@ import { checkFrame, packetName } from './packet-checks';
 import { packetSummary } from './events';
 import { OutBuffer } from './packet-writer';
 import { decodeHot } from './packet-reader';
+import { decodeChecked } from './packet-decoder';
 import type { Session } from './session';
 import type { Broker } from './broker';
 import { HANDLERS } from './handlers';
@@ -205,20 +205,16 @@ export class Connection {
     return this.dispatch(packet);
   }
 
+  /** A frame checkFrame() passed; a decoder failure here would be a gap in the checks, reported as malformed. */
   private decode(f: Frame): Packet | null {
-    const parser = mqtt.parser({ protocolVersion: 4 });
-    let packet: Packet | null = null;
-    let error: Error | null = null;
-    parser.on('packet', (p: Packet) => { packet = p; });
-    parser.on('error', (e: Error) => { error = e; });
-    parser.parse(f.bytes);
-    if (!packet || error) {
-      const msg = `${packetName(f.header)} could not be decoded: ${(error as Error | null)?.message ?? 'incomplete'}`;
+    try {
+      return decodeChecked(f);
+    } catch (err) {
+      const msg = `${packetName(f.header)} could not be decoded: ${(err as Error).message}`;
       this.event('malformed_packet', 'warning', msg, { cmd: packetName(f.header).toLowerCase() });
       this.close(msg, { will: true });
       return null;
     }
-    return packet;
   }
 
   private dispatch(packet: Packet): void | Promise<void> {

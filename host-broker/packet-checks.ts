@@ -95,7 +95,7 @@ export function checkFrame(f: Frame): CheckResult {
           if (why) throw new Bad(`${name} ${why} [MQTT-4.7.1-1]`);
           if (type === 8) {
             const q = r.u8('the requested QoS');
-            if (q & 0xfc) throw new Bad(`SUBSCRIBE requested QoS byte 0x${q.toString(16)} has reserved bits or QoS 3 [MQTT-3-8.3-4]`);
+            if (q & 0xfc || q === 3) throw new Bad(`SUBSCRIBE requested QoS byte 0x${q.toString(16)} has reserved bits or QoS 3 [MQTT-3-8.3-4]`);
           }
         }
         return null;

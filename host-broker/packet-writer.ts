@@ -1,9 +1,10 @@
-// A connection's output buffer, with its own encoder for the packets a broker
-// sends most (PUBLISH, PUBACK/PUBREC/PUBREL/PUBCOMP, PINGRESP): each is written
-// straight into the buffer, with no Buffer per packet and without mqtt-packet's
-// generate (which builds a stream, concatenates and calls debug per packet).
-// Every other packet (CONNACK, SUBACK, UNSUBACK) goes through mqtt-packet.
-import * as mqtt from 'mqtt-packet';
+// A connection's output buffer, with its own encoder for every packet a broker
+// sends (PUBLISH, PUBACK/PUBREC/PUBREL/PUBCOMP, PINGRESP, CONNACK, SUBACK,
+// UNSUBACK): each is written straight into the buffer, with no Buffer per packet
+// and without mqtt-packet's generate (which builds a stream, concatenates and
+// calls debug per packet, and costs ~4 MB of RSS to load). Anything else (a
+// packet a hook made up) goes through mqtt-packet, loaded only then.
+import type * as MqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 
 const EMPTY = Buffer.alloc(0);
@@ -35,6 +36,44 @@ export class OutBuffer {
       this.buf[at] = 0xd0;
       this.buf[at + 1] = 0;
       return;
+    } else if (cmd === 'connack') {
+      const rc = (p as { returnCode?: number }).returnCode ?? 0;
+      if (rc >= 0 && rc <= 255) {
+        const at = this.room(4);
+        const b = this.buf;
+        b[at] = 0x20;
+        b[at + 1] = 2;
+        b[at + 2] = (p as { sessionPresent?: boolean }).sessionPresent ? 1 : 0;
+        b[at + 3] = rc;
+        return;
+      }
+    } else if (cmd === 'suback') {
+      const id = (p as { messageId?: number }).messageId;
+      const granted = (p as { granted?: number[] }).granted;
+      if (typeof id === 'number' && id > 0 && id < 65536 && Array.isArray(granted) && granted.length > 0 && granted.length < 16000
+        && granted.every((g) => g === 0 || g === 1 || g === 2 || g === 0x80)) {
+        const remaining = 2 + granted.length;
+        let at = this.room(1 + varintBytes(remaining) + remaining);
+        const b = this.buf;
+        b[at++] = 0x90;
+        if (remaining < 128) b[at++] = remaining;
+        else { b[at++] = (remaining % 128) | 0x80; b[at++] = Math.floor(remaining / 128); }
+        b[at++] = id >> 8;
+        b[at++] = id & 0xff;
+        for (const g of granted) b[at++] = g;
+        return;
+      }
+    } else if (cmd === 'unsuback') {
+      const id = (p as { messageId?: number }).messageId;
+      if (typeof id === 'number' && id > 0 && id < 65536) {
+        const at = this.room(4);
+        const b = this.buf;
+        b[at] = 0xb0;
+        b[at + 1] = 2;
+        b[at + 2] = id >> 8;
+        b[at + 3] = id & 0xff;
+        return;
+      }
     } else {
       const h = ACK_HEADER[cmd];
       const id = (p as { messageId?: number }).messageId;
@@ -48,7 +87,7 @@ export class OutBuffer {
         return;
       }
     }
-    const bytes = mqtt.generate(p);
+    const bytes = (require('mqtt-packet') as typeof MqttPacket).generate(p);
     const at = this.room(bytes.length); // before reading this.buf: room() may replace it
     bytes.copy(this.buf, at);
   }

@@ -1,12 +1,14 @@
-// The broker's own encoder (packet-writer.ts) and hot-path decoder
-// (packet-reader.ts) against mqtt-packet: the same bytes out, the same packets
-// in, and every frame the strict checks refuse left to the full route.
+// The broker's own encoder (packet-writer.ts), hot-path decoder
+// (packet-reader.ts) and decoder for checked frames (packet-decoder.ts) against
+// mqtt-packet: the same bytes out, the same packets in, and every frame the
+// strict checks refuse left to the full route.
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
 import * as mqtt from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import { OutBuffer } from '../../host-broker/packet-writer';
 import { decodeHot } from '../../host-broker/packet-reader';
+import { decodeChecked } from '../../host-broker/packet-decoder';
 import { checkFrame } from '../../host-broker/packet-checks';
 import { FrameReader } from '../../host-broker/frame-reader';
 
@@ -52,7 +54,19 @@ describe('broker packet encoder (OutBuffer)', () => {
     }));
   });
 
-  it('writes other packets through mqtt-packet, in order with the hot ones, and grows past its first buffer', () => {
+  it('writes CONNACK, SUBACK and UNSUBACK byte for byte as mqtt-packet does', () => {
+    const connack = fc.record({ cmd: fc.constant('connack'), returnCode: fc.integer({ min: 0, max: 5 }), sessionPresent: fc.boolean() });
+    const suback = fc.record({ cmd: fc.constant('suback'), messageId: fc.integer({ min: 1, max: 65535 }),
+      granted: fc.array(fc.constantFrom(0, 1, 2, 0x80), { minLength: 1, maxLength: 200 }) });
+    const unsuback = fc.record({ cmd: fc.constant('unsuback'), messageId: fc.integer({ min: 1, max: 65535 }) });
+    fc.assert(fc.property(fc.array(fc.oneof(connack, suback, unsuback) as fc.Arbitrary<any>, { minLength: 1, maxLength: 20 }), (packets) => {
+      const out = new OutBuffer();
+      for (const p of packets) out.add(p as Packet);
+      assert.deepEqual(out.take(), Buffer.concat(packets.map((p) => mqtt.generate(p as Packet))));
+    }));
+  });
+
+  it('writes every packet type in order with the others, and grows past its first buffer', () => {
     const out = new OutBuffer();
     const big = Buffer.alloc(70000, 7); // a 3-byte remaining length
     const packets: Packet[] = [
@@ -130,5 +144,53 @@ describe('broker hot-path decoder (decodeHot)', () => {
       const f = frameOf(Buffer.from(c));
       assert.equal(decodeHot(f), null, Buffer.from(c).toString('hex'));
     }
+  });
+});
+
+describe('broker decoder for checked frames (decodeChecked)', () => {
+  const str = fc.string({ maxLength: 30, unit: 'grapheme' }).filter((t) => !t.includes('\u0000'));
+  const topic = str.filter((t) => t.length > 0 && !t.includes('+') && !t.includes('#'));
+  const filter = fc.constantFrom('a/#', '+/b', '#', 'x/+/y', 'plain', 'é/ü/#');
+  const connect = fc.record({
+    clientId: str, clean: fc.boolean(), keepalive: fc.integer({ min: 0, max: 65535 }),
+    will: fc.option(fc.record({ topic, payload: fc.uint8Array({ maxLength: 50 }).map((a) => Buffer.from(a)), qos: fc.constantFrom(0, 1, 2), retain: fc.boolean() }), { nil: undefined }),
+    username: fc.option(str, { nil: undefined }),
+    password: fc.option(fc.uint8Array({ maxLength: 20 }).map((a) => Buffer.from(a)), { nil: undefined }),
+  }).map((c) => ({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, ...c,
+    clean: c.clientId === '' || c.clean, // mqtt-packet will not write an empty client id with clean session 0
+    password: c.username === undefined ? undefined : c.password }));
+  const subscribe = fc.record({ cmd: fc.constant('subscribe'), messageId: fc.integer({ min: 1, max: 65535 }),
+    subscriptions: fc.array(fc.record({ topic: filter, qos: fc.constantFrom(0, 1, 2) }), { minLength: 1, maxLength: 5 }) });
+  const unsubscribe = fc.record({ cmd: fc.constant('unsubscribe'), messageId: fc.integer({ min: 1, max: 65535 }), unsubscriptions: fc.array(filter, { minLength: 1, maxLength: 5 }) });
+  const anyPublish = publishArb.chain((p) => topic.map((t) => ({ ...p, topic: t })));
+  const norm = (x: any) => JSON.parse(JSON.stringify(x));
+
+  it('decodes CONNECT, SUBSCRIBE, UNSUBSCRIBE, PUBLISH (any topic), the acknowledgements, PINGREQ and DISCONNECT as mqtt-packet does', () => {
+    const arb = fc.oneof(connect, subscribe, unsubscribe, anyPublish, ackArb, fc.constant({ cmd: 'pingreq' }), fc.constant({ cmd: 'disconnect' })) as fc.Arbitrary<any>;
+    fc.assert(fc.property(arb, (p) => {
+      const bytes = mqtt.generate(p as Packet);
+      const f = frameOf(bytes);
+      assert.equal(checkFrame(f), null, `${p.cmd} ${bytes.toString('hex')} passes the checks`);
+      const [want] = parseAll(bytes);
+      assert.deepEqual(norm(decodeChecked(f)), norm(want));
+    }), { numRuns: 2000 });
+  });
+
+  it('decodes whatever frame the checks pass, mutated ones too, as mqtt-packet does', () => {
+    const arb = fc.oneof(connect, subscribe, unsubscribe, anyPublish) as fc.Arbitrary<any>;
+    let passed = 0;
+    fc.assert(fc.property(arb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }), (p, flips) => {
+      const bytes = Buffer.from(mqtt.generate(p as Packet));
+      for (const [i, v] of flips) {
+        const at = 2 + (i % Math.max(1, bytes.length - 2));
+        if (at < bytes.length) bytes[at] = v;
+      }
+      const { frames } = new FrameReader(1 << 20).push(bytes);
+      if (frames.length !== 1 || checkFrame(frames[0]) !== null) return;
+      passed++;
+      const [want] = parseAll(bytes);
+      assert.deepEqual(norm(decodeChecked(frames[0])), norm(want), bytes.toString('hex'));
+    }), { numRuns: 5000 });
+    assert.ok(passed > 100, `only ${passed} mutated frames passed the checks`);
   });
 });
