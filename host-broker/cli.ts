@@ -5,7 +5,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkPort, ConfigError, HubConfig, loadConfigFile, LOG_LEVELS, validateConfig } from './config';
-import { HubCA } from './security/ca';
 import { Device, DeviceInput, DeviceRegistry } from './security/device-registry';
 import { parseTopicPolicy, TopicPolicy } from './security/topic-policy';
 import { addBackupCommands } from './cli-backup';
@@ -251,7 +250,8 @@ export function buildProgram(): Command {
       const reg = openRegistry(dataDir);
       try {
         if (!reg.get(id)) throw new ConfigError('id', `device ${id} does not exist (add it first: host-broker devices add ${id})`);
-        const ca = HubCA.loadOrCreate(dataDir);
+        // node-forge (certificates) is loaded only by the commands that issue one.
+        const ca = (require('./security/ca') as typeof import('./security/ca')).HubCA.loadOrCreate(dataDir);
         const issued = ca.issueDeviceCert(id, { days: o.days });
         const out = path.resolve(o.out ?? '.');
         fs.mkdirSync(out, { recursive: true });

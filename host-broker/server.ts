@@ -5,7 +5,7 @@ import * as net from 'net';
 import * as tls from 'tls';
 import * as http from 'http';
 import type { Duplex } from 'stream';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import type * as WS from 'ws';
 import type { ClientInfo } from './hooks';
 import { listenError } from './listen-error';
 
@@ -24,7 +24,7 @@ export const DEFAULT_HOST = '127.0.0.1';
 
 export type AcceptFn = (stream: Duplex, info: { remoteAddress: string; listener: ListenerName; tls?: ClientInfo['tls'] }) => void;
 
-interface Running { server: net.Server; wss?: WebSocketServer; port: number }
+interface Running { server: net.Server; wss?: WS.WebSocketServer; port: number }
 
 function tlsInfo(s: tls.TLSSocket): ClientInfo['tls'] {
   const cert = s.getPeerCertificate();
@@ -67,7 +67,7 @@ export class Listeners {
     const host = opt.host ?? DEFAULT_HOST;
     const port = this.ports.get(name) ?? opt.port;
     let server: net.Server;
-    let wss: WebSocketServer | undefined;
+    let wss: WS.WebSocketServer | undefined;
     if (name === 'tcp') {
       server = net.createServer((s) => {
         s.setNoDelay(true);
@@ -86,6 +86,8 @@ export class Listeners {
       server.on('tlsClientError', () => undefined);
     } else {
       const w = opt as WsListenerOptions;
+      // Loaded only for a WebSocket listener: a hub without one does not carry it.
+      const { WebSocketServer, createWebSocketStream } = require('ws') as typeof WS;
       const httpServer = http.createServer((_req, res) => { res.writeHead(426, { 'content-type': 'text/plain' }); res.end('MQTT over WebSocket only\n'); });
       wss = new WebSocketServer({
         server: httpServer,

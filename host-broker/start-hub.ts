@@ -18,7 +18,6 @@ import { metricsExtension } from './metrics/http';
 import { SysTopics } from './metrics/sys-topics';
 import { RouteManager } from './routes/manager';
 import { AuthFailureThrottle } from './security/auth-throttle';
-import { HubCA } from './security/ca';
 import { DeviceRegistry } from './security/device-registry';
 import { DeviceSecurity } from './security/device-security';
 import type { ListenOptions } from './server';
@@ -123,6 +122,8 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
     if (l.tcp) listen.tcp = { port: l.tcp.port, host: l.tcp.host ?? DEFAULT_HOST };
     if (l.ws) listen.ws = { port: l.ws.port, host: l.ws.host ?? DEFAULT_HOST, ...(l.ws.path ? { path: l.ws.path } : {}) };
     if (l.tls) {
+      // node-forge (certificates) is loaded only for a TLS listener.
+      const { HubCA } = require('./security/ca') as typeof import('./security/ca');
       const host = l.tls.host ?? DEFAULT_HOST;
       let key: string; let cert: string; let ca: string;
       if (l.tls.keyFile && l.tls.certFile) {

@@ -11,8 +11,6 @@ import { redactRoute, RouteConfigError, validateRoute, validateRoutes } from './
 import { RouteFailureEvents } from './failure-events';
 import { DeadLetter, RouteQueue } from './queue';
 import { RestTarget } from './rest';
-import { S3Target } from './s3';
-import { createSqlTarget } from './sql';
 import { RouteConfig, RouteStatus, RouteTarget } from './types';
 import { FailureReport, RouteWorker } from './worker';
 
@@ -31,9 +29,12 @@ export interface RouteManagerOptions {
 
 export interface PublishedMessage { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean }
 
+// The S3 and SQL targets load their client libraries (AWS SDK, pg) when a route
+// of their type is created: a hub without such routes pays neither their
+// startup time nor their memory (tens of MB for the AWS SDK).
 export function createTarget(cfg: RouteConfig): RouteTarget {
-  if (cfg.type === 's3') return new S3Target(cfg);
-  if (cfg.type === 'sql') return createSqlTarget(cfg);
+  if (cfg.type === 's3') return new (require('./s3') as typeof import('./s3')).S3Target(cfg);
+  if (cfg.type === 'sql') return (require('./sql') as typeof import('./sql')).createSqlTarget(cfg);
   return new RestTarget(cfg);
 }
 
