@@ -10,6 +10,7 @@ import * as path from 'path';
 import { type HubConfig, loadConfigFile, validateConfig } from './config';
 import { DEFAULT_LIMITS } from './broker';
 import { FD_RESERVE } from './fd-limit';
+import { packageRoot } from './package-root';
 
 export const DEFAULT_SERVICE_NAME = 'host-broker';
 /** The first line of every unit this command writes; uninstall removes only such units. */
@@ -29,10 +30,16 @@ export interface ServiceOptions {
 export function defaultServiceOptions(name = DEFAULT_SERVICE_NAME): ServiceOptions {
   return {
     name, user: name, configFile: `/etc/${name}/hub.json`, dataDir: `/var/lib/${name}`,
-    node: process.execPath, bin: path.resolve(__dirname, '..', 'bin', 'host-broker.cjs'),
+    node: process.execPath, bin: path.join(packageRoot(), 'bin', 'host-broker.cjs'),
   };
 }
 
+
+/**
+ * What bin/host-broker.cjs's first line sets (env -S ... node --max-semi-space-size=4),
+ * for a unit that starts node itself: test/cli/build.test.ts keeps the two alike.
+ */
+export const RUNTIME_ENVIRONMENT = ['MALLOC_MMAP_THRESHOLD_=131072', 'NODE_OPTIONS=--max-semi-space-size=4'];
 const NAME_RE = /^[a-z][a-z0-9-]{0,30}$/;
 /** Hidden from the service by ProtectHome=yes (and, on Raspberry Pi OS, mode 0700). */
 const HOME_DIRS = ['/home', '/root', '/run/user'];
@@ -107,6 +114,8 @@ Group=${o.user}
 ExecStart=${exec}
 WorkingDirectory=${o.dataDir}
 ${stateDir ? `StateDirectory=${o.name}\nStateDirectoryMode=0750\n` : ''}${o.configFile.startsWith(`/etc/${o.name}/`) ? `ConfigurationDirectory=${o.name}\n` : ''}Environment=NODE_ENV=production
+# Memory tuning for a small host, as bin/host-broker.cjs's first line sets it (bin/README.md).
+${RUNTIME_ENVIRONMENT.map((e) => `Environment=${e}`).join('\n')}
 SyslogIdentifier=${o.name}
 Restart=on-failure
 RestartSec=2

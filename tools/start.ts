@@ -193,20 +193,21 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
 }
 
-async function main(): Promise<void> {
+/** The `npm start` command line (bin/start.cjs runs this, compiled). */
+export async function main(): Promise<void> {
   const program = buildProgram();
   program.parse(process.argv);
   const o = program.opts() as StartOptions;
-  const total = await runStart(o);
-  if (total === 0) {
-    process.stderr.write('no telemetry arrived: check the broker address and the board errors above\n');
-    process.exitCode = 1;
+  try {
+    const total = await runStart(o);
+    if (total === 0) {
+      process.stderr.write('no telemetry arrived: check the broker address and the board errors above\n');
+      process.exitCode = 1;
+    }
+  } catch (err: any) {
+    process.stderr.write(`npm start: ${err && err.message ? err.message : String(err)}\n`);
+    process.exit(1);
   }
 }
 
-if (require.main === module) {
-  main().catch((err) => {
-    process.stderr.write(`npm start: ${err && err.message ? err.message : String(err)}\n`);
-    process.exit(1);
-  });
-}
+if (require.main === module) void main();

@@ -1,4 +1,4 @@
-// Runs the real `host-broker` command (bin/host-broker.cjs, through tsx) as a child process.
+// Runs the real `host-broker` command (bin/host-broker.cjs: the compiled hub in build/) as a child process.
 import { ChildProcess, spawn } from 'child_process';
 import * as path from 'path';
 

@@ -4,7 +4,15 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-export const ROOT = path.join(__dirname, '..', '..');
+/** The checkout: the first directory up from here with a package.json (this file also runs compiled, from build/tools/hil). */
+function findRoot(dir: string): string {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'package.json'))) return d;
+    if (path.dirname(d) === d) throw new Error(`no package.json above ${dir}`);
+  }
+}
+
+export const ROOT = findRoot(__dirname);
 export const DIST = path.join(ROOT, 'dist');
 
 function newest(p: string): number {

@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+// Compiles the host side (host-broker/, the tools `npm start` runs, boards/sim)
+// from TypeScript to CommonJS in build/, one file per source, with esbuild: the
+// same per-file transform tsx applies when tests and dev tools run the sources,
+// so the compiled hub behaves as the tested one, without a compiler loaded at
+// run time. `npm ci` runs it (prepare); `host-broker` and `npm start` call
+// ensureHostBuilt(), which rebuilds only when a source is newer than the build
+// (one stat per source file). Files the code reads next to itself at run time
+// (board profiles, the simulator's runtime, the HIL agent) are copied along.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+const ROOT = path.join(__dirname, '..');
+const OUT = path.join(ROOT, 'build');
+const STAMP = path.join(OUT, 'build-stamp.json');
+const LOCK = path.join(ROOT, '.build-host.lock');
+/** What runs compiled: the CLI, the library entry, and npm start. */
+const ENTRIES = ['host-broker/cli.ts', 'host-broker/index.ts', 'tools/start.ts'];
+/**
+ * How the launchers run node (their first line: bin/README.md), for whatever
+ * else starts the compiled hub and should measure or run it the same way.
+ */
+const RUNTIME = { env: { MALLOC_MMAP_THRESHOLD_: '131072' }, nodeArgs: ['--max-semi-space-size=4'] };
+/** Read by the code relative to its own directory (boards/profiles.ts, boards/sim/index.ts, tools/hil/drivers.ts). */
+const ASSET_DIRS = [['boards', /\.json$/], ['boards/sim/runtime', /\.js$/], ['tools/hil', /^agent\.js$/]];
+/** Bump when the options below change, so an old build is not taken for a current one. */
+const FORMAT = 1;
+
+function assets() {
+  const out = [];
+  for (const [dir, re] of ASSET_DIRS) for (const f of fs.readdirSync(path.join(ROOT, dir))) if (re.test(f)) out.push(`${dir}/${f}`);
+  return out;
+}
+
+/** Why build/ must be (re)built, or '' when it is current. */
+function staleReason() {
+  let stamp;
+  try { stamp = JSON.parse(fs.readFileSync(STAMP, 'utf8')); } catch { return 'build/ is missing'; }
+  if (stamp.format !== FORMAT) return 'the build script changed';
+  for (const f of [...stamp.inputs, 'bin/build-host.cjs']) {
+    let mtime;
+    try { mtime = fs.statSync(path.join(ROOT, f)).mtimeMs; } catch { return `${f} is gone`; }
+    if (mtime > stamp.builtAt) return `${f} changed`;
+  }
+  return '';
+}
+
+function build() {
+  const esbuild = require('esbuild');
+  const startedAt = Date.now();
+  // Which files of this project the entries reach (packages stay outside).
+  const graph = esbuild.buildSync({
+    absWorkingDir: ROOT, entryPoints: ENTRIES, bundle: true, write: false, metafile: true,
+    packages: 'external', platform: 'node', format: 'cjs', outdir: OUT, logLevel: 'silent',
+  });
+  const sources = Object.keys(graph.metafile.inputs).filter((f) => f.endsWith('.ts')).sort();
+  const tmp = `${OUT}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  esbuild.buildSync({
+    absWorkingDir: ROOT, entryPoints: sources, outdir: tmp, outbase: '.',
+    format: 'cjs', platform: 'node', target: 'node20', logLevel: 'error',
+  });
+  const copied = assets();
+  for (const f of copied) {
+    fs.mkdirSync(path.dirname(path.join(tmp, f)), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, f), path.join(tmp, f));
+  }
+  fs.writeFileSync(path.join(tmp, 'build-stamp.json'), JSON.stringify({ format: FORMAT, builtAt: startedAt, inputs: [...sources, ...copied] }, null, 1));
+  // Swap the new tree in whole: a process starting meanwhile sees the old build or the new one.
+  const old = `${OUT}.old-${process.pid}`;
+  if (fs.existsSync(OUT)) fs.renameSync(OUT, old);
+  fs.renameSync(tmp, OUT);
+  fs.rmSync(old, { recursive: true, force: true });
+  return sources.length;
+}
+
+function sleepMs(ms) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); }
+
+/** Builds when stale; one process at a time (the others wait, then find it current). Returns why it built, or ''. */
+function ensureHostBuilt(log = (line) => process.stderr.write(line + '\n')) {
+  let why = staleReason();
+  if (!why) return '';
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    try { fs.mkdirSync(LOCK); break; } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      // A builder that died leaves its lock: take it over once it is clearly stale.
+      try { if (Date.now() - fs.statSync(LOCK).mtimeMs > 60000) fs.rmSync(LOCK, { recursive: true, force: true }); } catch { /* gone meanwhile */ }
+      if (Date.now() > deadline) throw new Error(`another build holds ${LOCK} for over a minute`, { cause: err });
+      sleepMs(50);
+    }
+  }
+  try {
+    why = staleReason();
+    if (!why) return '';
+    const t0 = Date.now();
+    const n = build();
+    log(`host-broker: compiled ${n} files into build/ (${why}) in ${Date.now() - t0} ms`);
+    return why;
+  } finally {
+    fs.rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+module.exports = { ensureHostBuilt, staleReason, OUT, RUNTIME };
+
+if (require.main === module) {
+  try {
+    if (!ensureHostBuilt((line) => process.stdout.write(line + '\n'))) process.stdout.write('host-broker: build/ is current\n');
+  } catch (err) {
+    process.stderr.write(`host-broker: build failed: ${err.message}\n`);
+    process.exit(1);
+  }
+}
