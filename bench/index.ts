@@ -15,6 +15,7 @@ import { runBrokerBench } from './broker';
 import { runLatencyBench } from './latency';
 import { runGrowthBench } from './growth';
 import { runFleetBench } from './fleet';
+import { runFootprintBench } from './footprint';
 import { runProfileBench } from './profile';
 import { runRoutesTable } from './routes-table';
 import { runConsoleBench } from './console';
@@ -26,6 +27,7 @@ const RUNNERS: Record<BenchName, (o: BenchOptions) => Promise<BenchResult>> = {
   broker: runBrokerBench,
   latency: runLatencyBench,
   growth: runGrowthBench,
+  footprint: runFootprintBench,
   fleet: runFleetBench,
   profile: runProfileBench,
   routes: runRoutesTable,

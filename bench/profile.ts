@@ -1,15 +1,16 @@
-// Where our broker spends its CPU under the QoS 1 load: runs host-broker with
-// `node --cpu-prof`, drives it with the broker bench's qos1 scenario, and sums
-// the profile's samples into self time per function and per file.
+// Where our broker spends its CPU: runs it with `node --cpu-prof`, drives it
+// with the broker bench's qos1 scenario (in-memory store) and its persist-qos1
+// scenario (SQLite, persistent sessions), and sums each profile's samples into
+// self time per function and per file.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { LoadGenerator } from './load/client';
-import { brokerConfig } from './broker';
+import { brokerConfig, type Scenario } from './broker';
 import { startPeer } from './brokers/peers';
 import { runOnPeer } from './brokers/run';
 import { ROOT } from './lib/proc';
-import type { BenchOptions, BenchResult } from './lib/types';
+import type { BenchOptions, BenchResult, TableOut } from './lib/types';
 
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
@@ -51,29 +52,27 @@ export function summariseProfile(prof: CpuProfile, top = 15): { functions: SelfT
   return { functions, files, totalMs: total, idleMs: idle };
 }
 
-export async function runProfileBench(opts: BenchOptions, durationMs = opts.quick ? 2000 : 5000): Promise<BenchResult> {
+/** Profiles one of our peers under one scenario; returns its two tables. */
+async function profileOne(peerName: 'ours' | 'ours-sqlite', scenario: Scenario, durationMs: number, gen: LoadGenerator, log: (l: string) => void): Promise<{ tables: TableOut[]; data: unknown }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-prof-'));
-  const scenario = brokerConfig(opts.quick).scenarios.find((s) => s.name === 'qos1')!;
-  const gen = new LoadGenerator();
-  const peer = await startPeer('ours', { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const peer = await startPeer(peerName, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
   try {
-    opts.log(`profiling ours under ${scenario.what} for ${durationMs} ms`);
-    const run = await runOnPeer(gen, peer, { ...scenario.job, durationMs, tag: 'prof' });
+    log(`profiling ${peerName} under ${scenario.what} for ${durationMs} ms`);
+    const run = await runOnPeer(gen, peer, { ...scenario.job, durationMs, tag: `prof${peerName.length}${Date.now() % 100000}` });
     await peer.stop();
     const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error(`node --cpu-prof wrote no profile in ${dir}`);
     const s = summariseProfile(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')));
     return {
-      name: 'profile',
       tables: [
         {
-          title: `CPU profile of our broker under ${scenario.what} (${Math.round(run.deliveredPerSec)} msg/s while profiled; self time, top functions)`,
+          title: `CPU profile of ${peerName} under ${scenario.what} (${Math.round(run.deliveredPerSec)} msg/s while profiled; self time, top functions)`,
           header: ['function', 'where', 'self ms', 'self %'],
           rows: s.functions.map((f) => [f.fn, f.where, f.ms, f.pct]),
-          notes: [`busy ${Math.round(s.totalMs)} ms, idle ${Math.round(s.idleMs)} ms over the whole broker process life (setup included); % of busy time`],
+          notes: [`busy ${Math.round(s.totalMs)} ms, idle ${Math.round(s.idleMs)} ms over the whole broker process life (setup included); % of busy time; time blocked in a synchronous COMMIT (fsync) counts as busy`],
         },
         {
-          title: 'the same profile by file (node_modules by package)',
+          title: `the same profile of ${peerName} by file (node_modules by package)`,
           header: ['file', 'self ms', 'self %'],
           rows: s.files.map((f) => [f.where, f.ms, f.pct]),
           notes: [],
@@ -82,8 +81,27 @@ export async function runProfileBench(opts: BenchOptions, durationMs = opts.quic
       data: { run, summary: s },
     };
   } finally {
-    await gen.stop();
     await peer.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Two profiles: the in-memory broker under the QoS 1 load, and the durable one
+ * (SQLite, persistent sessions) under the persistent-session QoS 1 load.
+ */
+export async function runProfileBench(opts: BenchOptions, durationMs = opts.quick ? 2000 : 5000): Promise<BenchResult> {
+  const cfg = brokerConfig(opts.quick);
+  const gen = new LoadGenerator();
+  try {
+    const mem = await profileOne('ours', cfg.scenarios.find((s) => s.name === 'qos1')!, durationMs, gen, opts.log);
+    const durable = await profileOne('ours-sqlite', cfg.durable!.scenarios.find((s) => s.name === 'persist-qos1')!, durationMs, gen, opts.log);
+    return {
+      name: 'profile',
+      tables: [...mem.tables, ...durable.tables],
+      data: { ...(mem.data as object), durable: durable.data },
+    };
+  } finally {
+    await gen.stop();
   }
 }

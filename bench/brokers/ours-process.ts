@@ -9,6 +9,7 @@
 //   (peers.ts MOSQUITTO_DURABLE_CONF: max_inflight_messages 0, max_queued_messages 0).
 // Without it the store is in memory. Prints "PORT <n>" once listening. SIGTERM
 // closes it and exits normally, so that `node --cpu-prof` writes its profile.
+// The bench runs this compiled (build/, peers.ts), as the host-broker command runs.
 import { Broker } from '../../host-broker';
 import { SqliteStore } from '../../host-broker/store/sqlite';
 import { brokerProcess } from './process-main';

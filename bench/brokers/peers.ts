@@ -7,7 +7,7 @@ import type { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { forkTs, rssMb, cpuSeconds, stopChild } from '../lib/proc';
+import { forkBuilt, forkTs, rssMb, cpuSeconds, stopChild } from '../lib/proc';
 import { startMosquitto, mosquittoPath, type Mosquitto } from '../../test/helpers/mosquitto';
 
 export type PeerName = 'ours' | 'aedes' | 'mosquitto' | 'ours-sqlite' | 'mosquitto-autosave';
@@ -37,10 +37,14 @@ export function peerAvailable(name: PeerName): string | null {
   return null;
 }
 
-/** Starts a Node broker module and waits for its "PORT n" line. */
+/**
+ * Starts a Node broker module and waits for its "PORT n" line. Ours runs
+ * compiled (build/), with the launchers' node flags and environment; Aedes
+ * through tsx (its file only wraps the npm package).
+ */
 function startNode(file: string, nodeArgs: string[], args: string[]): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = forkTs(file, ['0', ...args], { nodeArgs });
+    const child = file.includes('ours-') ? forkBuilt(file, ['0', ...args], { nodeArgs }) : forkTs(file, ['0', ...args], { nodeArgs });
     let out = '';
     let err = '';
     child.stdout!.on('data', (d) => {

@@ -52,6 +52,24 @@ export function forkTs(file: string, args: string[] = [], opts: ForkOptions & { 
   });
 }
 
+/**
+ * Forks the compiled form of a .ts module (build/, bin/build-host.cjs; rebuilt
+ * first if stale) with the node flags and environment the host-broker launchers
+ * use, so the bench measures our broker as it ships.
+ */
+export function forkBuilt(file: string, args: string[] = [], opts: ForkOptions & { nodeArgs?: string[] } = {}): ChildProcess {
+  const { nodeArgs = [], ...rest } = opts;
+  const build = require(path.join(ROOT, 'bin', 'build-host.cjs')) as { ensureHostBuilt(log?: (l: string) => void): string; OUT: string; RUNTIME: { env: Record<string, string>; nodeArgs: string[] } };
+  build.ensureHostBuilt(() => undefined);
+  return fork(path.join(build.OUT, file.replace(/\.ts$/, '.js')), args, {
+    execArgv: [...build.RUNTIME.nodeArgs, ...nodeArgs],
+    env: { ...process.env, ...build.RUNTIME.env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    cwd: ROOT,
+    ...rest,
+  });
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Resolves with the child's exit, or after ms (then kills it with SIGKILL). */

@@ -11,6 +11,7 @@ import { runBrokerBench, brokerConfig, type Summary } from '../../bench/broker';
 import { runLatencyBench, latencyConfig, type LatencySummary } from '../../bench/latency';
 import { runGrowthBench, growthConfig } from '../../bench/growth';
 import { runFleetBench, fleetConfig, type FleetStep } from '../../bench/fleet';
+import { runFootprintBench, type FootprintRun } from '../../bench/footprint';
 import { runMemoryBench, memoryConfig } from '../../bench/memory';
 import { runProfileBench, type SelfTime } from '../../bench/profile';
 import { ALL_PEERS, DURABLE_PEERS, peerAvailable } from '../../bench/brokers/peers';
@@ -111,6 +112,18 @@ describe('bench (smoke: tiny configurations, figures only)', function () {
     for (const p of (r.data as { points: { msgPerSec: number; rssWithIdleMb: number }[] }).points) {
       positive('msg/s', p.msgPerSec);
       positive('RSS', p.rssWithIdleMb);
+    }
+  });
+
+  it('footprint: startup, idle RSS, RSS after a fuzz, after password checks and under load, ours as shipped beside mosquitto', async () => {
+    const r = await runFootprintBench(opts, { fuzzConnections: 40, fuzzConcurrency: 8, logins: 4, idleMs: 200, settleMs: 300, load: true });
+    rendered(r);
+    const runs = (r.data as { runs: FootprintRun[] }).runs;
+    assert.ok(runs.some((x) => x.peer === 'ours'));
+    for (const x of runs) {
+      assert.equal(x.error, undefined, `${x.peer}: ${x.error}`);
+      for (const k of ['startupMs', 'idleMb', 'afterFuzzMb', 'settledMb', 'loadMb', 'loadMsgPerSec'] as const) positive(`${x.peer} ${k}`, x[k]);
+      if (x.peer === 'ours') positive('ours afterLoginsMb', x.afterLoginsMb);
     }
   });
 
