@@ -7,7 +7,8 @@ import * as path from 'path';
 import { createBoard, type Board } from '../../boards/sim';
 import { ROOT } from '../lib/proc';
 
-export interface FleetStart { cmd: 'start'; port: number; count: number; board: string; tag: string; intervalMs: number }
+/** Boards `${tag}-${first}` .. `${tag}-${first + count - 1}`. */
+export interface FleetStart { cmd: 'start'; port: number; count: number; first: number; board: string; tag: string; intervalMs: number }
 type Command = FleetStart | { cmd: 'sent' } | { cmd: 'stop' } | { cmd: 'exit' };
 
 /** Publishes on telemetry topics handed to the client are counted in SENT; after STOP they are not made. */
@@ -20,6 +21,7 @@ c.on("error",function(e){console.log("mqtt: "+e.message)});
 setInterval(function(){c.publish("devices/"+CONFIG.id+"/telemetry",JSON.stringify({id:CONFIG.id,seq:++n,temp:E.getTemperature()}),{qos:1})},CONFIG.interval);c.connect()})();`;
 
 const boards: Board[] = [];
+let first = 0;
 const errors: string[] = [];
 let app = '';
 
@@ -31,40 +33,43 @@ function start(m: FleetStart): Promise<void> {
   app = `${fs.existsSync(telemetry) ? `dist/${m.board}/telemetry.js` : 'a fallback publisher (telemetry.js not built)'} on dist/${m.board}/mqtt-client.js`
     + ' with create() wrapped so that publish() counts telemetry readings';
   const appSource = fs.existsSync(telemetry) ? fs.readFileSync(telemetry, 'utf8') : FALLBACK_APP;
-  // Spread the boots over one interval, so readings do not all fall on the same tick.
-  const batches = 10;
-  const per = Math.ceil(m.count / batches);
+  // Spread the boots over at least one interval, one board per turn of the event
+  // loop: creating a board takes about as long as a socket round trip, and a
+  // batch of hundreds at once would stall the boards already running (their
+  // readings would pile up in their buffers while the simulator is busy).
   return new Promise((resolve) => {
     let made = 0;
-    const batch = () => {
-      for (let k = 0; k < per && made < m.count; k++, made++) {
-        const id = `${m.tag}-${made}`;
-        const b = createBoard({ board: m.board, log: (l) => { if (/Uncaught|mqtt:/.test(l) && errors.length < 50) errors.push(`${id}: ${l}`); } });
-        b.addModule('mqtt-client', client);
-        b.eval(COUNTING_WRAPPER);
-        b.eval(`var CONFIG={id:${JSON.stringify(id)},host:"127.0.0.1",port:${m.port},interval:${m.intervalMs}};`);
-        try {
-          b.eval(appSource);
-        } catch (e) {
-          if (errors.length < 50) errors.push(`${id}: ${(e as Error).message}`);
-        }
-        boards.push(b);
+    const t0 = Date.now();
+    const next = () => {
+      const id = `${m.tag}-${m.first + made}`;
+      const b = createBoard({ board: m.board, log: (l) => { if (/Uncaught|mqtt:/.test(l) && errors.length < 50) errors.push(`${id}: ${l}`); } });
+      b.addModule('mqtt-client', client);
+      b.eval(COUNTING_WRAPPER);
+      b.eval(`var CONFIG={id:${JSON.stringify(id)},host:"127.0.0.1",port:${m.port},interval:${m.intervalMs}};`);
+      try {
+        b.eval(appSource);
+      } catch (e) {
+        if (errors.length < 50) errors.push(`${id}: ${(e as Error).message}`);
       }
-      if (made < m.count) setTimeout(batch, m.intervalMs / batches);
-      else resolve();
+      boards.push(b);
+      if (++made >= m.count) { resolve(); return; }
+      const due = t0 + (made * m.intervalMs) / m.count;
+      if (due > Date.now()) setTimeout(next, due - Date.now());
+      else setImmediate(next);
     };
-    batch();
+    next();
   });
 }
 
 const sent = () => {
   const out: Record<string, number> = {};
-  boards.forEach((b, i) => { out[i] = Number(b.eval('SENT')); });
+  boards.forEach((b, i) => { out[first + i] = Number(b.eval('SENT')); });
   return out;
 };
 
 process.on('message', async (m: Command) => {
   if (m.cmd === 'start') {
+    first = m.first;
     await start(m);
     process.send!({ ev: 'started', app });
   } else if (m.cmd === 'sent') {

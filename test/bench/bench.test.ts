@@ -128,7 +128,7 @@ describe('bench (smoke: tiny configurations, figures only)', function () {
   });
 
   it('fleet: a few simulated boards, readings counted, CPU and memory of both sides', async () => {
-    const r = await runFleetBench(opts, { ...fleetConfig(true), peers: ['ours'], sizes: [3], measureMs: 1500, graceMs: 2000 });
+    const r = await runFleetBench(opts, { ...fleetConfig(true), peers: ['ours-sqlite'], sizes: [3], measureMs: 1500, graceMs: 2000, simProcesses: 2 });
     rendered(r);
     const [s] = (r.data as { steps: FleetStep[] }).steps;
     positive('delivered', s.delivered);
