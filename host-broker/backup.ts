@@ -13,7 +13,10 @@ import Database from 'better-sqlite3';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tar from 'tar';
+import type * as Tar from 'tar';
+
+// Loaded by the commands that pack or unpack a backup, not by every start of the hub.
+const tar = (): typeof Tar => require('tar') as typeof Tar;
 import { caFiles, DATA_FILES, DATABASES, type DatabaseRole, lockDataDir, prepareDataDir } from './data-dir';
 import { HUB_VERSION } from './version';
 
@@ -134,7 +137,7 @@ export async function createBackup(dataDir: string, out: string): Promise<Backup
     fs.writeFileSync(path.join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     // Created 0600 before tar writes into it: the archive is never readable by others, not even for a moment.
     fs.writeFileSync(partial, '', { mode: 0o600 });
-    await tar.c({ gzip: true, file: partial, cwd: staging, portable: true }, ['manifest.json', ...names]);
+    await tar().c({ gzip: true, file: partial, cwd: staging, portable: true }, ['manifest.json', ...names]);
     fs.renameSync(partial, out);
     return manifest;
   } finally {
@@ -148,7 +151,7 @@ async function unpackVerified(file: string, dir: string): Promise<BackupManifest
   const allowed = (p: string) => p === 'manifest.json' || Object.values(DATA_FILES).includes(p as never) || /^ca\/[a-z.]+\.pem$/.test(p);
   try {
     // Only the regular files a backup holds: no links, devices or paths elsewhere.
-    await tar.x({ file, cwd: dir, strict: true, filter: (p, entry) => allowed(p.replace(/^\.\//, '')) && (entry as { type?: string }).type === 'File' });
+    await tar().x({ file, cwd: dir, strict: true, filter: (p, entry) => allowed(p.replace(/^\.\//, '')) && (entry as { type?: string }).type === 'File' });
   } catch (err: any) {
     throw new Error(`${file}: not a readable backup (${err.code ?? err.message})`, { cause: err });
   }

@@ -8,8 +8,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Writable } from 'stream';
 import pino from 'pino';
-import pretty from 'pino-pretty';
-import { createStream } from 'rotating-file-stream';
+import type PinoPretty from 'pino-pretty';
+import type * as Rfs from 'rotating-file-stream';
+
+// Loaded only for the format and destination that use them (a terminal, a log
+// file): a hub under systemd or logging JSON does not carry them.
+const pretty: typeof PinoPretty = ((o: Parameters<typeof PinoPretty>[0]) => (require('pino-pretty') as typeof PinoPretty)(o)) as typeof PinoPretty;
+const createStream: typeof Rfs.createStream = ((...a: Parameters<typeof Rfs.createStream>) => (require('rotating-file-stream') as typeof Rfs).createStream(...a)) as typeof Rfs.createStream;
 
 export const LOG_FORMATS = ['auto', 'pretty', 'json', 'journal'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];

@@ -2,7 +2,10 @@
 // Prometheus text on the control listener (/metrics, prom-client) and $SYS
 // topics over MQTT (sys-topics.ts). The broker's hot path only bumps plain
 // counters (../stats.ts); everything here is computed when someone asks.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+// prom-client is loaded, and its registry built, on the first Prometheus use
+// (a scrape or a commit to time): a hub without /metrics does not carry it
+// (~11 MB of RSS with its OpenTelemetry API).
+import type * as Prom from 'prom-client';
 import type { Broker, BrokerGauges } from '../broker';
 import type { HubEvent } from '../hooks';
 import type { ListenerName } from '../server';
@@ -18,11 +21,11 @@ const COMMIT_BUCKETS = [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0
 
 // Process metrics (memory, CPU, event loop lag, GC) are the process's, not one hub's:
 // collected once, into their own registry, however many hubs a process runs (tests do).
-let processRegistry: Registry | undefined;
-function processMetrics(): Registry {
+let processRegistry: Prom.Registry | undefined;
+function processMetrics(prom: typeof Prom): Prom.Registry {
   if (!processRegistry) {
-    processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
+    processRegistry = new prom.Registry();
+    prom.collectDefaultMetrics({ register: processRegistry });
   }
   return processRegistry;
 }
@@ -31,15 +34,14 @@ const LISTENERS: ListenerName[] = ['tcp', 'tls', 'ws'];
 const QOS = ['0', '1', '2'];
 
 export class HubMetrics {
-  readonly registry = new Registry();
   private readonly backlogs: BacklogSource[] = [];
   /** Hub events since start, by kind and severity. */
   readonly events = new Map<string, { kind: string; severity: string; count: number }>();
-  private readonly commits: Histogram;
   private readonly onEvent: (ev: HubEvent) => void;
   private snapshot: BrokerGauges;
+  private prom?: { lib: typeof Prom; registry: Prom.Registry; commits: Prom.Histogram };
 
-  constructor(readonly broker: Broker, opts: { version: string }) {
+  constructor(readonly broker: Broker, private readonly opts: { version: string }) {
     this.onEvent = (ev) => {
       const key = `${ev.kind}\u0000${ev.severity}`;
       const e = this.events.get(key);
@@ -48,7 +50,17 @@ export class HubMetrics {
     };
     broker.on('hubEvent', this.onEvent);
     this.snapshot = broker.gauges();
-    const r = [this.registry];
+  }
+
+  /** The Prometheus registry, built on first use. */
+  private promRegistry(): NonNullable<HubMetrics['prom']> {
+    if (this.prom) return this.prom;
+    const lib = require('prom-client') as typeof Prom;
+    const { Counter, Gauge, Histogram, Registry } = lib;
+    const registry = new Registry();
+    const opts = this.opts;
+    const broker = this.broker;
+    const r = [registry];
     const stats = broker.stats;
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({ name, help, registers: r, collect() { this.set(read()); } });
@@ -93,7 +105,9 @@ export class HubMetrics {
     const events = this.events;
     new Counter({ name: 'hub_events_total', help: 'Hub events raised, by kind and severity', labelNames: ['kind', 'severity'], registers: r,
       collect() { this.reset(); for (const e of events.values()) this.inc({ kind: e.kind, severity: e.severity }, e.count); } });
-    this.commits = new Histogram({ name: 'hub_store_commit_seconds', help: 'Store group commits: the COMMIT of one batch (everything one event-loop turn wrote), fsync included', buckets: COMMIT_BUCKETS, registers: r });
+    const commits = new Histogram({ name: 'hub_store_commit_seconds', help: 'Store group commits: the COMMIT of one batch (everything one event-loop turn wrote), fsync included', buckets: COMMIT_BUCKETS, registers: r });
+    this.prom = { lib, registry, commits };
+    return this.prom;
   }
 
   /** Adds a backlog source: `metrics.addBacklog({ kind: 'bridge', list: () => bridges.backlogs() })`. */
@@ -105,14 +119,15 @@ export class HubMetrics {
   }
 
   /** For the store: one durable commit took `seconds`. */
-  observeCommit(seconds: number): void { this.commits.observe(seconds); }
+  observeCommit(seconds: number): void { this.promRegistry().commits.observe(seconds); }
 
-  readonly contentType = this.registry.contentType;
+  get contentType(): string { return this.promRegistry().registry.contentType; }
 
   /** The Prometheus text exposition: the hub's metrics, then the process's. */
   async text(): Promise<string> {
+    const { lib, registry } = this.promRegistry();
     this.snapshot = this.broker.gauges();
-    return (await this.registry.metrics()) + '\n' + (await processMetrics().metrics());
+    return (await registry.metrics()) + '\n' + (await processMetrics(lib).metrics());
   }
 
   close(): void { this.broker.off('hubEvent', this.onEvent); }

@@ -6,7 +6,12 @@ import { generateKeyPairSync, randomBytes, X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
+
+// node-forge (~10 MB of RSS) is loaded when a certificate is first issued or
+// read: a hub without TLS, and commands that only need HubCA.paths(), never load it.
+let forgeLib: typeof Forge | undefined;
+const forge = (): typeof Forge => (forgeLib ??= require('node-forge') as typeof Forge);
 
 export interface IssuedCert {
   certPem: string;
@@ -19,7 +24,7 @@ export interface IssuedCert {
 
 const DAY_MS = 24 * 3600 * 1000;
 
-function newKeyPair(bits: number): { keyPem: string; key: forge.pki.rsa.PrivateKey; pub: forge.pki.rsa.PublicKey } {
+function newKeyPair(bits: number): { keyPem: string; key: Forge.pki.rsa.PrivateKey; pub: Forge.pki.rsa.PublicKey } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {
     modulusLength: bits,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -27,8 +32,8 @@ function newKeyPair(bits: number): { keyPem: string; key: forge.pki.rsa.PrivateK
   });
   return {
     keyPem: privateKey,
-    key: forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey,
-    pub: forge.pki.publicKeyFromPem(publicKey) as forge.pki.rsa.PublicKey,
+    key: forge().pki.privateKeyFromPem(privateKey) as Forge.pki.rsa.PrivateKey,
+    pub: forge().pki.publicKeyFromPem(publicKey) as Forge.pki.rsa.PublicKey,
   };
 }
 
@@ -38,7 +43,7 @@ function serialNumber(): string {
   return b.toString('hex');
 }
 
-function validity(cert: forge.pki.Certificate, days: number): void {
+function validity(cert: Forge.pki.Certificate, days: number): void {
   if (!Number.isInteger(days) || days < 1 || days > 36500) throw new Error(`days: expected an integer 1..36500, got ${days}`);
   const now = Date.now();
   cert.validity.notBefore = new Date(now - 5 * 60 * 1000); // tolerate small clock skew between hub and device
@@ -52,19 +57,19 @@ function writeSecret(file: string, data: string): void {
 
 export class HubCA {
   readonly certPem: string;
-  private readonly cert: forge.pki.Certificate;
-  private readonly key: forge.pki.rsa.PrivateKey;
+  private readonly cert: Forge.pki.Certificate;
+  private readonly key: Forge.pki.rsa.PrivateKey;
 
   private constructor(certPem: string, keyPem: string) {
     this.certPem = certPem;
-    this.cert = forge.pki.certificateFromPem(certPem);
-    this.key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+    this.cert = forge().pki.certificateFromPem(certPem);
+    this.key = forge().pki.privateKeyFromPem(keyPem) as Forge.pki.rsa.PrivateKey;
   }
 
   /** A new CA held in memory only (tests, or before saving). */
   static create(opts: { commonName?: string; days?: number; bits?: number } = {}): { ca: HubCA; keyPem: string } {
     const kp = newKeyPair(opts.bits ?? 2048);
-    const cert = forge.pki.createCertificate();
+    const cert = forge().pki.createCertificate();
     cert.publicKey = kp.pub;
     cert.serialNumber = serialNumber();
     validity(cert, opts.days ?? 3650);
@@ -76,8 +81,8 @@ export class HubCA {
       { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
       { name: 'subjectKeyIdentifier' },
     ]);
-    cert.sign(kp.key, forge.md.sha256.create());
-    const certPem = forge.pki.certificateToPem(cert);
+    cert.sign(kp.key, forge().md.sha256.create());
+    const certPem = forge().pki.certificateToPem(cert);
     return { ca: new HubCA(certPem, kp.keyPem), keyPem: kp.keyPem };
   }
 
@@ -144,9 +149,9 @@ export class HubCA {
     return issued;
   }
 
-  private issue(subject: forge.pki.CertificateField[], days: number, bits: number, extra: any[]): IssuedCert {
+  private issue(subject: Forge.pki.CertificateField[], days: number, bits: number, extra: any[]): IssuedCert {
     const kp = newKeyPair(bits);
-    const cert = forge.pki.createCertificate();
+    const cert = forge().pki.createCertificate();
     cert.publicKey = kp.pub;
     cert.serialNumber = serialNumber();
     validity(cert, days);
@@ -159,8 +164,8 @@ export class HubCA {
       { name: 'authorityKeyIdentifier', keyIdentifier: this.cert.generateSubjectKeyIdentifier().getBytes() },
       ...extra,
     ]);
-    cert.sign(this.key, forge.md.sha256.create());
-    const certPem = forge.pki.certificateToPem(cert);
+    cert.sign(this.key, forge().md.sha256.create());
+    const certPem = forge().pki.certificateToPem(cert);
     return {
       certPem,
       keyPem: kp.keyPem,

@@ -42,9 +42,9 @@ describe('host side compiled to build/', function () {
       }
     };
     walk(path.join(ROOT, 'build'));
-    assert.ok(files.includes('cli.js') && files.includes('start.js'));
+    assert.ok(files.includes('cli.js') && files.includes('start.js') && files.includes('host-broker-cli.js'));
     assert.deepEqual(files.filter((f) => f.endsWith('.ts')), []);
-    const r = node(['-e', `require('./build/host-broker/cli.js'); require('./build/tools/start.js');
+    const r = node(['-e', `require('./build/host-broker-cli.js'); require('./build/host-broker/cli.js'); require('./build/tools/start.js');
       console.log(JSON.stringify(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](tsx|typescript|esbuild)[\\\\/]/.test(k))))`]);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), []);
