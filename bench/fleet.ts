@@ -10,6 +10,7 @@
 // the board's clock, which is the host's in the simulator).
 import type { ChildProcess } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { startPeers } from './broker';
 import { DURABLE_PEERS, type Peer, type PeerName } from './brokers/peers';
@@ -42,6 +43,10 @@ export interface FleetStep {
   msgPerSec: number; brokerCpuPct: number; simCpuPct: number; brokerRssMb: number; simRssMb: number;
   /** Arrival minus the reading's own time (whole seconds, so +-0.5 s): median and max, and how many took longer than graceMs. */
   latencyP50Ms: number; latencyMaxMs: number; late: number;
+  /** The machine's 1-minute load average when the step ended (2 cores; other work shares them). */
+  loadAvg: number;
+  /** For a step that failed: which side ran out, judged from the CPU figures. */
+  limit: string;
   held: boolean; why: string; errors: string[];
 }
 
@@ -135,6 +140,12 @@ async function step(peer: Peer, cfg: FleetConfig, count: number, tag: string): P
       peer: peer.name, boards: count, app: started.app, connected: mid.openSockets, sent: sentTotal, delivered,
       missing: Math.max(0, sentTotal - delivered), minPerBoard, msgPerSec, brokerCpuPct, simCpuPct, brokerRssMb, simRssMb,
       latencyP50Ms: latencies.length ? latencies[Math.floor(latencies.length / 2)] : NaN, latencyMaxMs: latencies.length ? latencies[latencies.length - 1] : NaN, late,
+      loadAvg: os.loadavg()[0],
+      // A failure with the broker far from a core while the simulators use what is left of the 2 cores is theirs (or the machine's).
+      limit: !why ? '' : brokerCpuPct >= 80 ? 'broker (near a full core)'
+        : simCpuPct + brokerCpuPct >= 150 || os.loadavg()[0] >= os.cpus().length
+          ? `simulator / machine (sims ${Math.round(simCpuPct)}%, broker ${Math.round(brokerCpuPct)}%, load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`
+          : 'unclear (neither side near its CPU limit)',
       held: !why, why, errors: stopped.errors.slice(0, 5),
     };
   } finally {
@@ -161,7 +172,12 @@ export async function runFleetBench(opts: BenchOptions, cfg = fleetConfig(opts.q
       const order = si % 2 ? [...peers].reverse() : peers;
       for (const p of order) {
         if (!stillHolding.has(p.name)) continue;
-        const s = await step(p, cfg, size, `f${si}${p.name[0]}${Date.now() % 100000}`);
+        const s = await step(p, cfg, size, `f${si}${p.name[0]}${Date.now() % 100000}`).catch((e: Error): FleetStep => ({
+          peer: p.name, boards: size, app: '', connected: 0, sent: 0, delivered: 0, missing: 0, minPerBoard: 0, msgPerSec: NaN,
+          brokerCpuPct: NaN, simCpuPct: NaN, brokerRssMb: p.rssMb(), simRssMb: NaN, latencyP50Ms: NaN, latencyMaxMs: NaN, late: 0,
+          loadAvg: os.loadavg()[0], limit: /did not answer "started"/.test(e.message) ? 'simulator (could not boot the boards in time)' : '',
+          held: false, why: e.message.split('\n')[0], errors: [],
+        }));
         steps.push(s);
         opts.log(`fleet ${p.name} ${size} boards: ${s.held ? 'held' : 'FAILED (' + s.why + ')'}; ${Math.round(s.msgPerSec)} msg/s, broker ${Math.round(s.brokerCpuPct)}% ${s.brokerRssMb.toFixed(0)} MB, sim ${Math.round(s.simCpuPct)}% ${s.simRssMb.toFixed(0)} MB`);
         if (!s.held) stillHolding.delete(p.name);
@@ -179,9 +195,9 @@ export async function runFleetBench(opts: BenchOptions, cfg = fleetConfig(opts.q
     name: 'fleet',
     tables: [{
       title: `fleet: simulated ${cfg.board} boards (boards/sim), each running ${app || 'the telemetry app with a counting wrapper'}, 1 QoS 1 reading/${cfg.intervalMs} ms each`,
-      header: ['broker', 'boards', 'held', 'msg/s', 'sent', 'missing', 'latency p50 ms', 'max ms', 'broker CPU%', 'broker MB', 'sim CPU%', 'sim MB', `${ours}/peer broker CPU`, 'why not'],
+      header: ['broker', 'boards', 'held', 'msg/s', 'sent', 'missing', 'latency p50 ms', 'max ms', 'broker CPU%', 'broker MB', 'sim CPU%', 'sim MB', `${ours}/peer broker CPU`, 'load avg', 'why not', 'limit'],
       rows: steps.map((s) => [s.peer, s.boards, s.held ? 'yes' : 'NO', s.msgPerSec, s.sent, s.missing, s.latencyP50Ms, s.latencyMaxMs, s.brokerCpuPct, s.brokerRssMb, s.simCpuPct, s.simRssMb,
-        s.peer === ours ? '' : fmtRatio(ratio(oursAt(s.boards)?.brokerCpuPct ?? NaN, s.brokerCpuPct)), s.why.slice(0, 80)]),
+        s.peer === ours ? '' : fmtRatio(ratio(oursAt(s.boards)?.brokerCpuPct ?? NaN, s.brokerCpuPct)), s.loadAvg, s.why.slice(0, 80), s.limit]),
       notes: [
         ...peers.map((p) => `${p.name}: held ${held(p.name) || 'none'} of the sizes tried (${cfg.sizes.join(', ')}); the ramp stops at a broker's first failure`),
         `held = every board connected, every reading handed to the client delivered (within ${cfg.graceMs} ms of the boards stopping), none more than ${cfg.graceMs} ms after its time, each board >= 1 reading per interval over ${cfg.measureMs} ms, no board error`,
