@@ -1,5 +1,6 @@
 // The `host-broker` command: run the hub (`start`, the default), manage its
-// device registry (`devices ...`) and a running hub's routes (`routes ...`).
+// device registry (`devices ...`) and a running hub's routes (`routes ...`)
+// and bridges (`bridges ...`).
 // Logs: see log.ts (readable on a terminal, journal lines under systemd, JSON otherwise).
 import * as fs from 'fs';
 import * as path from 'path';
@@ -14,6 +15,7 @@ import { DATA_FILES, openDataFile } from './data-dir';
 import { createHubLogger, LOG_FORMATS, type LogFormat, stdoutIsJournal } from './log';
 import { resetStoredToken, TOKEN_FILE } from './control/auth';
 import { TOKEN_ENV } from './control/http-client';
+import { addBridgesCommands } from './cli-bridges';
 import { DEFAULT_CONTROL_PORT, DEFAULT_DATA_DIR, DEFAULT_HOST, startHub } from './start-hub';
 
 function portArg(v: string): number {
@@ -150,13 +152,13 @@ export function buildProgram(): Command {
     .option('--tls-port <n>', 'MQTT over TLS port (off unless given); mutual TLS with the hub CA in the data dir, which also issues the server certificate', portArg)
     .option('--ws-port <n>', 'MQTT over WebSocket port (off unless given)', portArg)
     .option('--ws-path <path>', 'accept WebSocket upgrades only on this URL path (default: any path)')
-    .addOption(new Option('--control-port [n]', `HIL control HTTP JSON API port, ${DEFAULT_CONTROL_PORT} if the flag has no value (off unless given); \`routes\` commands use it; see host-broker/control/README.md`)
+    .addOption(new Option('--control-port [n]', `HIL control HTTP JSON API port, ${DEFAULT_CONTROL_PORT} if the flag has no value (off unless given); \`routes\` and \`bridges\` commands use it; see host-broker/control/README.md`)
       .preset(String(DEFAULT_CONTROL_PORT)).argParser(portArg))
     .option('--control-host <addr>', `bind address of the control API and console (default ${DEFAULT_HOST})`)
     .option('--no-control-auth', 'no token for the control API and console (allowed only on a loopback --control-host; by default the hub makes a token at first start and prints it once)')
     .option('--host <addr>', `bind address of the MQTT listeners (default ${DEFAULT_HOST})`)
     .option('--data-dir <dir>', `data directory: SQLite store, device registry, hub CA (default ./${DEFAULT_DATA_DIR})`)
-    .option('--config <file>', 'JSON config: listeners, control, devices, filters, limits, events, routes, log (flags override it)')
+    .option('--config <file>', 'JSON config: listeners, control, devices, filters, limits, events, routes, bridges, log (flags override it)')
     .option('--memory', 'keep sessions, queued and retained messages in memory only (lost on exit); devices and the CA stay in the data dir')
     .option('--allow-anonymous', 'let clients without credentials connect (off by default)')
     .addOption(new Option('--log-level <level>', 'log level (default info)').choices(LOG_LEVELS))
@@ -280,6 +282,7 @@ export function buildProgram(): Command {
   addRoutesCommands(program);
   addBackupCommands(program);
   addServiceCommands(program);
+  addBridgesCommands(program);
   return program;
 }
 

@@ -1,5 +1,5 @@
 // The hub's config file (JSON): listeners, control API, devices, default
-// filters, limits, events, routes. Validation names the field and what was
+// filters, limits, events, routes, bridges. Validation names the field and what was
 // expected; unknown fields are errors, so a typo never turns into a default.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -10,6 +10,8 @@ import { parsePasswordHash } from './security/password';
 import { parseTopicPolicy, TopicPolicy } from './security/topic-policy';
 import { validateRoutes } from './routes/config';
 import type { RouteConfig } from './routes/types';
+import { validateBridges } from './bridges/config';
+import type { BridgeConfig } from './bridges/types';
 import { Obj, show, validators } from './validate';
 import { LOG_FORMATS, LOG_SIZE_RE, type LogConfig } from './log';
 
@@ -49,6 +51,8 @@ export interface HubConfig {
   limits: Partial<Limits>;
   events: { enabled?: boolean; prefix?: string };
   routes: RouteConfig[];
+  /** Links to upstream brokers, store-and-forward (host-broker/bridges/README.md). */
+  bridges: BridgeConfig[];
   log: LogConfig;
   /** prometheus: GET /metrics on the control listener (default true); sysInterval: seconds between $SYS updates, 0 = none (default 10). */
   metrics: { prometheus?: boolean; sysInterval?: number };
@@ -123,8 +127,8 @@ function resolveFrom(baseDir: string | undefined, p: string | undefined): string
 /** Validate a parsed config object. `baseDir` resolves relative paths (the config file's directory). */
 export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
   const o = obj(raw ?? {}, 'config');
-  onlyKeys(o, 'config', ['listeners', 'control', 'dataDir', 'memory', 'allowAnonymous', 'devices', 'filters', 'limits', 'events', 'routes', 'log', 'authThrottle', 'metrics']);
-  const cfg: HubConfig = { listeners: {}, devices: [], filters: {}, limits: {}, events: {}, routes: [], log: {}, authThrottle: {}, metrics: {} };
+  onlyKeys(o, 'config', ['listeners', 'control', 'dataDir', 'memory', 'allowAnonymous', 'devices', 'filters', 'limits', 'events', 'routes', 'bridges', 'log', 'authThrottle', 'metrics']);
+  const cfg: HubConfig = { listeners: {}, devices: [], filters: {}, limits: {}, events: {}, routes: [], bridges: [], log: {}, authThrottle: {}, metrics: {} };
 
   if (o.listeners !== undefined) {
     const l = obj(o.listeners, 'listeners');
@@ -211,6 +215,11 @@ export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
 
   if (o.routes !== undefined) {
     cfg.routes = nested('routes', () => validateRoutes(o.routes, 'routes'));
+  }
+
+  if (o.bridges !== undefined) {
+    // Relative TLS file paths resolve against the config file's directory.
+    cfg.bridges = nested('bridges', () => validateBridges(o.bridges, 'bridges', baseDir));
   }
 
   if (o.authThrottle !== undefined) {

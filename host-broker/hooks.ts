@@ -55,12 +55,15 @@ export type HubEventKind =
   | 'route_failure'
   | 'limit_exceeded'
   | 'connect_timeout'
-  | 'store_failure';
+  | 'store_failure'
+  | 'bridge_connected'
+  | 'bridge_down'
+  | 'bridge_queue_overflow';
 
 export interface HubEvent {
   kind: HubEventKind;
   severity: Severity;
-  /** 'device' | 'client' | 'route' | 'hub' */
+  /** 'device' | 'client' | 'route' | 'bridge' | 'hub' */
   objectType: string;
   objectId: string;
   message: string;

@@ -1,9 +1,10 @@
 // Assembles a running hub from a validated config: device registry and
-// security, store, broker, TLS from the hub CA, routes, and the HIL control API.
+// security, store, broker, TLS from the hub CA, routes, bridges, and the HIL control API.
 // The CLI's `start` uses it; so can any tool that wants a whole hub in-process.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { BridgeManager } from './bridges/manager';
 import { Broker, DEFAULT_LIMITS, type Logger } from './broker';
 import { ConfigError, type HubConfig } from './config';
 import { HubWatch } from './console/watch';
@@ -49,6 +50,8 @@ export interface RunningHub {
   /** Prometheus metrics and what $SYS reads; other forwarders add their backlogs here (metrics.addBacklog). */
   metrics: HubMetrics;
   sysTopics?: SysTopics;
+  /** Links to upstream brokers; backlogs() is what a metric reads. */
+  bridges: BridgeManager;
   ports: { tcp?: number; tls?: number; ws?: number; control?: number };
   dataDir: string;
   close(): Promise<void>;
@@ -103,9 +106,17 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
     broker.addHooks(routes.hooks);
     routes.start();
 
+    // Always there too (two tables in hub.db), so bridges can be added through the control API.
+    // Its queue rows join the store's batches: closed before the broker closes the store.
+    const bridges = new BridgeManager({ broker, bridges: cfg.bridges, logger: log });
+    cleanups.unshift(() => bridges.close());
+    broker.addHooks(bridges.hooks);
+    bridges.start();
+
     const metrics = new HubMetrics(broker, { version: HUB_VERSION });
     cleanups.unshift(() => metrics.close());
     metrics.addBacklog({ kind: 'route', list: () => routes.list().map((r) => ({ name: r.name, messages: r.queueDepth, deadLetters: r.deadLetters })) });
+    metrics.addBacklog({ kind: 'bridge', list: () => bridges.backlogs() });
     const prometheus = cfg.metrics.prometheus !== false && !!cfg.control;
     if (prometheus && store instanceof SqliteStore) store.onCommit = (s) => metrics.observeCommit(s);
     let sysTopics: SysTopics | undefined;
@@ -158,7 +169,7 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
         controlTokenFile = secret.file;
         auth = new ControlAuth({ hash: secret.hash, file: secret.file, report: (ev) => broker.hubEvent(ev) });
       }
-      control = createControl(broker, { routes });
+      control = createControl(broker, { routes, bridges });
       const watch = new HubWatch(broker);
       // /metrics sits behind the same token as the rest: a Prometheus scrape sends it as a bearer token.
       controlServer = await startControlServer(control, { port: cfg.control.port, host, security, auth,
@@ -171,7 +182,7 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
 
     let closing: Promise<void> | undefined;
     return {
-      broker, registry, security, throttle, control, controlServer, routes, metrics, sysTopics, ports, dataDir,
+      broker, registry, security, throttle, control, controlServer, routes, bridges, metrics, sysTopics, ports, dataDir,
       ...(controlServer ? { consoleUrl: `${controlServer.url}/` } : {}),
       ...(controlToken ? { controlToken } : {}), ...(controlTokenFile ? { controlTokenFile } : {}),
       close() {

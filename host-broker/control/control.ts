@@ -3,6 +3,8 @@
 // goes through the broker's public API.
 import type { Packet } from 'mqtt-packet';
 import { topicMatches, checkFilter } from '../../firmware/topic';
+import type { BridgeManager } from '../bridges/manager';
+import type { BridgeStatus } from '../bridges/types';
 import type { Broker, PublishOptions, SessionInfo } from '../broker';
 import type { BrokerHooks, ClientInfo, PacketVerdict } from '../hooks';
 import type { RouteManager } from '../routes/manager';
@@ -40,10 +42,15 @@ export interface WaitOptions {
 /** The route management calls the controls pass through (a RouteManager). */
 export type ControlledRoutes = Pick<RouteManager, 'list' | 'get' | 'add' | 'remove' | 'deadLetters' | 'requeueDeadLetters'>;
 
+/** The bridge management calls the controls pass through (a BridgeManager). */
+export type ControlledBridges = Pick<BridgeManager, 'list' | 'get' | 'add' | 'remove'>;
+
 export interface ControlOptions {
   transcript?: TranscriptOptions;
   /** The hub's routes; without it the route calls throw (and the HTTP face answers 404). */
   routes?: ControlledRoutes;
+  /** The hub's bridges; likewise. */
+  bridges?: ControlledBridges;
   /** How many recent messages to keep for `since`/`messages()`; default 1000. */
   recentMessages?: number;
   /** ...and at most this many payload bytes in all; default 16 MiB. */
@@ -75,9 +82,11 @@ export class Control {
   private closed = false;
   private readonly onMessage: (topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, from: string | null) => void;
   private readonly routes?: ControlledRoutes;
+  private readonly bridges?: ControlledBridges;
 
   constructor(readonly broker: ControlledBroker, opts: ControlOptions = {}) {
     this.routes = opts.routes;
+    this.bridges = opts.bridges;
     this.transcripts = new TranscriptRecorder(opts.transcript);
     this.recentMax = opts.recentMessages ?? 1000;
     this.recentBytesMax = opts.recentBytes ?? 16 * 1024 * 1024;
@@ -233,6 +242,28 @@ export class Control {
   private routeManager(): ControlledRoutes {
     if (!this.routes) throw new Error('routes are not enabled on this hub (ControlOptions.routes)');
     return this.routes;
+  }
+
+  // ------------------------------------------------------------------- bridges
+
+  /** Whether this hub's bridges were handed to the controls (ControlOptions.bridges). */
+  hasBridges(): boolean { return !!this.bridges; }
+
+  /** Every bridge: state, connected since, queued, in flight, counters, round-trip time, config with the password as '***'. */
+  listBridges(): BridgeStatus[] { return this.bridgeManager().list(); }
+  getBridge(name: string): BridgeStatus | undefined { return this.bridgeManager().get(name); }
+
+  /** Validates and starts a bridge; BridgeConfigError (with `.field`) on bad config or a name in use. */
+  addBridge(config: unknown): BridgeStatus { return this.bridgeManager().add(config); }
+
+  /** Stops a bridge; its queue is discarded unless keepQueue. */
+  removeBridge(name: string, opts: { keepQueue?: boolean } = {}): Promise<{ removed: boolean; discarded: number }> {
+    return this.bridgeManager().remove(name, opts);
+  }
+
+  private bridgeManager(): ControlledBridges {
+    if (!this.bridges) throw new Error('bridges are not enabled on this hub (ControlOptions.bridges)');
+    return this.bridges;
   }
 
   /** Detach from the broker; pending waits reject. */

@@ -3,6 +3,7 @@
 // carries the hub's token (Authorization: Bearer), from the constructor or
 // HOST_BROKER_TOKEN, so each caller gets authentication by using this client.
 import * as http from 'http';
+import type { BridgeStatus } from '../bridges/types';
 import type { RouteStatus } from '../routes/types';
 import type { FaultRule, FaultSpec, PacketType } from './faults';
 import type { TranscriptEntry } from './transcript';
@@ -146,6 +147,14 @@ export class ControlClient {
   }
   async requeueDeadLetters(name: string): Promise<number> {
     return (await this.request<{ requeued: number }>('POST', `/routes/${encodeURIComponent(name)}/dead-letters/requeue`)).requeued;
+  }
+
+  listBridges() { return this.request<BridgeStatus[]>('GET', '/bridges'); }
+  getBridge(name: string) { return this.request<BridgeStatus>('GET', `/bridges/${encodeURIComponent(name)}`); }
+  /** Validated by the hub: ControlApiError 400 naming the field, 409 if the name is in use. */
+  addBridge(config: Record<string, unknown>) { return this.request<BridgeStatus>('POST', '/bridges', config); }
+  removeBridge(name: string, opts: { keepQueue?: boolean } = {}) {
+    return this.request<{ bridge: string; removed: boolean; discarded: number; keptQueue: boolean }>('DELETE', `/bridges/${encodeURIComponent(name)}${opts.keepQueue ? '?keepQueue=1' : ''}`);
   }
 
   devices() { return this.request<any[]>('GET', '/devices'); }

@@ -6,6 +6,7 @@
 // Endpoints: see README.md next to this file.
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import { BridgeConfigError } from '../bridges/config';
 import { listenError } from '../listen-error';
 import { RouteConfigError } from '../routes/config';
 import type { DeadLetter } from '../routes/queue';
@@ -232,6 +233,32 @@ function routes(control: Control, security?: DeviceSecurity): Route[] {
   add('POST', '/routes/:name/dead-letters/requeue', ({ params }) => {
     route(params[0]);
     return { route: params[0], requeued: control.requeueDeadLetters(params[0]) };
+  });
+
+  const needBridges = () => {
+    if (!control.hasBridges()) throw new HttpError(404, 'bridges are not enabled on this broker');
+  };
+  add('GET', '/bridges', () => { needBridges(); return control.listBridges(); });
+  add('GET', '/bridges/:name', ({ params }) => {
+    needBridges();
+    const st = control.getBridge(params[0]);
+    if (!st) throw new HttpError(404, `no bridge named ${JSON.stringify(params[0])}`);
+    return st;
+  });
+  add('POST', '/bridges', ({ body }) => {
+    needBridges();
+    if (typeof body.name === 'string' && control.getBridge(body.name)) throw new HttpError(409, `bridge.name: bridge ${JSON.stringify(body.name)} exists; remove it first`);
+    try { return control.addBridge(body); } catch (err: any) {
+      if (err instanceof BridgeConfigError) throw new HttpError(400, err.message);
+      throw err;
+    }
+  }, 201);
+  add('DELETE', '/bridges/:name', async ({ params, query }) => {
+    needBridges();
+    const keepQueue = boolParam(query, 'keepQueue');
+    const out = await control.removeBridge(params[0], { keepQueue });
+    if (!out.removed) throw new HttpError(404, `no bridge named ${JSON.stringify(params[0])}`);
+    return { bridge: params[0], ...out, keptQueue: keepQueue };
   });
   return r;
 }
