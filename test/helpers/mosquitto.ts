@@ -12,7 +12,14 @@ export function mosquittoPath(): string | null {
   try { return execFileSync('which', ['mosquitto'], { encoding: 'utf8' }).trim() || null; } catch { return null; }
 }
 
-export interface Mosquitto { port: number; proc: ChildProcess; stop(): Promise<void>; restart(): Promise<void> }
+export interface Mosquitto {
+  port: number; proc: ChildProcess;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  /** SIGTERM, keeping its directory (and database): start() brings it back on the same port. */
+  halt(): Promise<void>;
+  start(): Promise<void>;
+}
 
 export const MOSQUITTO_SKIP_MESSAGE = 'mosquitto is not installed: skipping (apt-get install mosquitto mosquitto-clients; .ci/run does this)';
 
@@ -26,6 +33,9 @@ export async function startMosquitto(extraConf = '', opts: { persistence?: boole
   if (!bin) return null;
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mosq-'));
+  // Started as root, mosquitto drops to the `mosquitto` user after reading its config:
+  // mkdtemp's 0700 would leave it unable to save its database (or read files put here).
+  fs.chmodSync(dir, 0o777);
   const conf = path.join(dir, 'mosquitto.conf');
   const persistence = opts.persistence ? `persistence true\npersistence_location ${dir}/` : 'persistence false';
   fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${persistence}\n${extraConf}\n`);
@@ -46,5 +56,7 @@ export async function startMosquitto(extraConf = '', opts: { persistence?: boole
     get proc() { return proc; },
     stop: async () => { await stop(); fs.rmSync(dir, { recursive: true, force: true }); },
     restart: async () => { await stop(); await launch(); },
+    halt: stop,
+    start: launch,
   } as Mosquitto;
 }
