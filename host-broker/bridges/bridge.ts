@@ -374,7 +374,7 @@ export class Bridge {
     this.stats.failures++;
     this.stats.lastError = err.reason;
     this.stats.lastErrorAt = new Date().toISOString();
-    const retry = `; ${this.queue.count} messages queued; next attempt in ${(delayMs / 1000).toFixed(1)} s`;
+    const retry = `; ${this.queue.count} messages queued; next attempt in ${delayMs < 1000 ? `${delayMs} ms` : `${(delayMs / 1000).toFixed(1)} s`}`;
     this.host.log[wasUp ? 'warn' : 'info']({ bridge: this.name, reason: err.reason, attempt: this.attempt, delayMs }, wasUp ? 'bridge link down' : 'bridge connect failed');
     // A hub that keeps failing the same way says so once (the status keeps counting).
     if (!wasUp && this.reported === err.reason) return;

@@ -42,7 +42,8 @@ export function describeLinkError(err: unknown, where: string, servername?: stri
   if (code === 'CERT_NOT_YET_VALID') return tls(`the certificate of ${where} is not valid yet (check this machine's clock) [${code}]`);
   // OpenSSL alerts sent by the upstream: it did not accept the certificate we showed (or that we showed none).
   if (code && /^ERR_SSL_.*ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_REQUIRED|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED|HANDSHAKE_FAILURE)$/.test(code)) {
-    return tls(`${where} refused the handshake (${msg.replace(/^.*alert /, 'alert ').trim()}): it did not accept this bridge's client certificate (tls.certFile/keyFile), or needs one [${code}]`);
+    const alert = code.replace(/^ERR_SSL_[A-Z0-9]+_ALERT_/, '').toLowerCase().replace(/_/g, ' ');
+    return tls(`${where} refused the handshake with alert "${alert}": it did not accept this bridge's client certificate (tls.certFile/keyFile), or needs one [${code}]`);
   }
   if (code && /^ERR_SSL_|^ERR_OSSL_/.test(code)) return tls(`${msg} [${code}]`);
   if (code === 'ECONNREFUSED') return new LinkError(`connection refused by ${where}: nothing listens there (upstream down?) [ECONNREFUSED]`, 'warning', code);

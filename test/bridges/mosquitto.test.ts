@@ -85,7 +85,7 @@ describe('bridges: Mosquitto upstream (plain)', function () {
     const ev = hub.eventsOf('bridge_down')[0];
     assert.equal(ev.severity, 'warning');
     assert.equal(ev.objectType, 'bridge');
-    assert.match(ev.message, /cannot connect to mqtt:\/\/127\.0\.0\.1:\d+: connection refused .*ECONNREFUSED.*; \d+ messages queued; next attempt in \d+\.\d s$/);
+    assert.match(ev.message, /cannot connect to mqtt:\/\/127\.0\.0\.1:\d+: connection refused .*ECONNREFUSED.*; \d+ messages queued; next attempt in \d+ ms$/);
     assert.equal(hub.bridges.get('cloud')!.state, 'waiting');
     assert.match(hub.bridges.get('cloud')!.stats.lastError!, /ECONNREFUSED/);
   });
