@@ -32,6 +32,8 @@ export interface BridgeHost {
   store: Store;
   db: Database.Database;
   log: Logger;
+  /** The hub's limits.maxPacketSize, also applied to what the upstream sends. */
+  maxPacketSize: number;
   /** Publishes a message from this bridge's upstream on the hub; resolves once it is durable. */
   publishLocal(bridge: string, m: { topic: string; payload: Buffer; qos: QoS; retain: boolean }): Promise<void>;
   event(ev: HubEvent): void;
@@ -314,7 +316,7 @@ export class Bridge {
     return new Promise<LinkError>((resolve) => {
       const link: UpstreamLink = new UpstreamLink({
         url: this.url, clientId: this.cfg.clientId, keepalive: this.cfg.keepalive, cleanSession: this.cfg.cleanSession,
-        connectTimeoutMs: this.cfg.connectTimeoutMs, pingTimeoutMs: this.cfg.pingTimeoutMs,
+        connectTimeoutMs: this.cfg.connectTimeoutMs, pingTimeoutMs: this.cfg.pingTimeoutMs, maxPacketSize: this.host.maxPacketSize,
         ...(this.cfg.username !== undefined ? { username: this.cfg.username } : {}),
         ...(this.cfg.password !== undefined ? { password: this.cfg.password } : {}),
         ...(this.tls ? { tls: this.tls } : {}),

@@ -7,6 +7,7 @@
 import * as mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import type { Duplex } from 'stream';
+import { FrameReader } from '../frame-reader';
 import { connackError, describeLinkError, LinkError } from './errors';
 import { endpoint, openTransport, type TlsMaterial } from './transport';
 
@@ -19,6 +20,8 @@ export interface LinkOptions {
   cleanSession: boolean;
   connectTimeoutMs: number;
   pingTimeoutMs: number;
+  /** Largest packet accepted from the upstream (the hub's own limits.maxPacketSize): a bigger one ends the link. */
+  maxPacketSize: number;
   tls?: TlsMaterial;
 }
 
@@ -36,6 +39,7 @@ export interface LinkHandlers {
 export class UpstreamLink {
   private stream: Duplex | null = null;
   private parser = mqttPacket.parser({ protocolVersion: 4 });
+  private frames: FrameReader;
   private connected = false;
   private ended = false;
   private lastTx = 0;
@@ -48,6 +52,7 @@ export class UpstreamLink {
 
   constructor(private readonly o: LinkOptions, private readonly on: LinkHandlers) {
     this.where = endpoint(o.url).where;
+    this.frames = new FrameReader(o.maxPacketSize);
   }
 
   /** Bytes handed to the socket and not yet sent (QoS 0 is dropped while this is large). */
@@ -84,10 +89,20 @@ export class UpstreamLink {
             return;
           }
           if (p.cmd === 'pingresp') { this.pingAnswered(); return; }
-          this.on.packet(p);
+          try {
+            this.on.packet(p);
+          } catch (err: any) {
+            // A bug in handling one packet must not take the hub down (this runs in a socket callback).
+            this.close(new LinkError(`internal error handling ${p.cmd.toUpperCase()} from ${this.where}: ${err?.message ?? err}`, 'error', 'INTERNAL'));
+          }
         });
         this.parser.on('error', (err: Error) => this.fault(new LinkError(`${this.where} sent a malformed packet: ${err.message}`, 'warning', 'MALFORMED'), fail));
-        stream.on('data', (chunk: Buffer) => this.parser.parse(chunk));
+        // Whole frames only, each checked against the size limit before it is buffered.
+        stream.on('data', (chunk: Buffer) => {
+          const { frames, error } = this.frames.push(chunk);
+          for (const f of frames) if (!this.ended) this.parser.parse(f.bytes);
+          if (error && !this.ended) this.fault(new LinkError(`${this.where} sent a packet the hub refuses: ${error.message} (limits.maxPacketSize)`, 'warning', 'TOO_LARGE'), fail);
+        });
         stream.on('error', (err) => this.fault(err, fail));
         stream.on('close', () => this.fault(new LinkError(`${this.where} closed the connection${this.connected ? '' : ' before CONNACK (it may have refused the client certificate or the TLS version)'}`, 'warning', 'CLOSED'), fail));
         this.write({

@@ -19,7 +19,7 @@ import { BridgeQueue, ensureBridgeTables, queuedByBridge } from './queue';
 import type { BridgeConfig, BridgeStatus } from './types';
 
 /** The part of the broker the bridges use. */
-export type BridgedBroker = Pick<Broker, 'store' | 'publish' | 'hubEvent' | 'log'>;
+export type BridgedBroker = Pick<Broker, 'store' | 'publish' | 'hubEvent' | 'log' | 'limits'>;
 
 export interface BridgeManagerOptions {
   broker: BridgedBroker;
@@ -50,7 +50,7 @@ export class BridgeManager {
     else db = this.ownedDb = new Database(':memory:');
     store.transaction(() => ensureBridgeTables(db));
     this.host = {
-      store, db, log: opts.logger ?? broker.log,
+      store, db, log: opts.logger ?? broker.log, maxPacketSize: broker.limits.maxPacketSize,
       publishLocal: (bridge, m) => this.publishLocal(bridge, m),
       event: (ev) => this.event(ev),
     };
