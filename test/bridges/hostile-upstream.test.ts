@@ -132,3 +132,80 @@ describe('bridges: a misbehaving upstream', function () {
     assert.equal(h.eventsOf('bridge_down').length, 0);
   });
 });
+
+describe('bridges: QoS 2 to the upstream across a hub restart', function () {
+  this.timeout(30_000);
+
+  it('resumes with the same packet ids: PUBREL for a message past PUBREC, PUBLISH with DUP for one without [MQTT-4.4.0-1]', async () => {
+    const seen: { conn: number; cmd: string; id?: number; dup?: boolean; payload?: string }[] = [];
+    let conns = 0;
+    const fake = await fakeUpstream((sock, p) => {
+      if (p.cmd === 'connect') { conns++; send(sock, { cmd: 'connack', returnCode: 0, sessionPresent: conns > 1 } as Packet); return; }
+      if (p.cmd === 'publish') seen.push({ conn: conns, cmd: 'publish', id: p.messageId, dup: p.dup, payload: p.payload.toString() });
+      if (p.cmd === 'pubrel') seen.push({ conn: conns, cmd: 'pubrel', id: p.messageId });
+      if (conns === 1) {
+        // First life: take the first message as far as PUBREC, leave the second unanswered.
+        if (p.cmd === 'publish' && p.payload.toString() === 'one') send(sock, { cmd: 'pubrec', messageId: p.messageId } as Packet);
+      } else {
+        if (p.cmd === 'publish') send(sock, { cmd: 'pubrec', messageId: p.messageId } as Packet);
+        if (p.cmd === 'pubrel') send(sock, { cmd: 'pubcomp', messageId: p.messageId } as Packet);
+      }
+    });
+    const cfg = [{ name: 'q2', url: `mqtt://127.0.0.1:${fake.port}`, ...FAST, mappings: [{ direction: 'out', filter: '#', qos: 2 }] }];
+    let hub = await startBridgedHub(cfg);
+    try {
+      const dev = await Peer.connect(hub.url);
+      await dev.publish('t', 'one', 2);
+      await dev.publish('t', 'two', 2);
+      await dev.end();
+      await until(() => seen.filter((s) => s.cmd === 'pubrel').length === 1 && seen.filter((s) => s.cmd === 'publish').length === 2, 'PUBLISH one (PUBREC, PUBREL), PUBLISH two');
+      const [one, two] = seen.filter((s) => s.cmd === 'publish');
+      await hub.close();
+      hub = await startBridgedHub(cfg, { dir: hub.dir });
+      await until(() => seen.some((s) => s.conn === 2 && s.cmd === 'publish') && seen.some((s) => s.conn === 2 && s.cmd === 'pubrel'), 'the resumed flows');
+      const again = seen.filter((s) => s.conn === 2);
+      assert.deepEqual(again.filter((s) => s.cmd === 'pubrel').map((s) => s.id), [one.id], 'PUBREL for the message the upstream already has; not its PUBLISH again');
+      assert.deepEqual(again.filter((s) => s.cmd === 'publish' && s.payload === 'two').map((s) => [s.id, s.dup]), [[two.id, true]]);
+      assert.equal(again.some((s) => s.payload === 'one'), false);
+      await until(() => hub.bridges.get('q2')!.queued === 0, 'both complete (PUBCOMP)');
+    } finally {
+      await hub.close({ remove: true });
+      await fake.close();
+    }
+  });
+});
+
+describe('bridges: QoS 2 from the upstream', function () {
+  this.timeout(30_000);
+
+  it('a PUBLISH sent again after a reconnect (before PUBREL) is delivered on the hub once [MQTT-4.3.3-2]', async () => {
+    let conns = 0;
+    const acks: string[] = [];
+    const fake = await fakeUpstream((sock, p) => {
+      if (p.cmd === 'connect') {
+        conns++;
+        send(sock, { cmd: 'connack', returnCode: 0, sessionPresent: conns > 1 } as Packet);
+        send(sock, { cmd: 'publish', topic: 'cmd/x', payload: Buffer.from('once'), qos: 2, messageId: 5, dup: conns > 1, retain: false } as Packet);
+        return;
+      }
+      if (p.cmd === 'pubrec') {
+        acks.push(`pubrec ${p.messageId} on ${conns}`);
+        if (conns === 1) sock.destroy(); // the link drops before PUBREL
+        else send(sock, { cmd: 'pubrel', messageId: 5 } as Packet);
+      }
+      if (p.cmd === 'pubcomp') acks.push(`pubcomp ${p.messageId} on ${conns}`);
+    });
+    const hub = await startBridgedHub([{ name: 'in2', url: `mqtt://127.0.0.1:${fake.port}`, ...FAST, mappings: [{ direction: 'in', filter: 'cmd/#', qos: 2 }] }]);
+    const local: string[] = [];
+    hub.broker.on('message', (topic: string, payload: Buffer) => { if (topic === 'cmd/x') local.push(payload.toString()); });
+    try {
+      await until(() => acks.includes('pubcomp 5 on 2'), 'PUBREC, reconnect, PUBREC again, PUBREL, PUBCOMP', 10_000, () => acks.join(', '));
+      assert.deepEqual(acks, ['pubrec 5 on 1', 'pubrec 5 on 2', 'pubcomp 5 on 2']);
+      assert.deepEqual(local, ['once']);
+      assert.equal((hub.broker.store as any).db.prepare('SELECT COUNT(*) AS n FROM bridge_in_qos2').get().n, 0, 'the id is released');
+    } finally {
+      await hub.close({ remove: true });
+      await fake.close();
+    }
+  });
+});
