@@ -13,6 +13,7 @@ import { runMemoryBench } from './memory';
 import { runCodecBench } from './codec';
 import { runBrokerBench } from './broker';
 import { runLatencyBench } from './latency';
+import { runBridgeBench } from './bridge';
 import { runGrowthBench } from './growth';
 import { runFleetBench } from './fleet';
 import { runFootprintBench } from './footprint';
@@ -26,6 +27,7 @@ const RUNNERS: Record<BenchName, (o: BenchOptions) => Promise<BenchResult>> = {
   codec: runCodecBench,
   broker: runBrokerBench,
   latency: runLatencyBench,
+  bridge: runBridgeBench,
   growth: runGrowthBench,
   footprint: runFootprintBench,
   fleet: runFleetBench,

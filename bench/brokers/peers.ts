@@ -10,7 +10,9 @@ import * as path from 'path';
 import { forkBuilt, forkTs, rssMb, cpuSeconds, stopChild } from '../lib/proc';
 import { startMosquitto, mosquittoPath, type Mosquitto } from '../../test/helpers/mosquitto';
 
-export type PeerName = 'ours' | 'aedes' | 'mosquitto' | 'ours-sqlite' | 'mosquitto-autosave';
+export type PeerName = 'ours' | 'aedes' | 'mosquitto' | 'ours-sqlite' | 'mosquitto-autosave'
+  // Edge gateways bridging to an upstream Mosquitto (bridge-edges.ts).
+  | 'ours-bridge' | 'ours-sqlite-bridge' | 'mosquitto-bridge';
 /** The in-memory peers: every table but the durable one. */
 export const ALL_PEERS: PeerName[] = ['ours', 'aedes', 'mosquitto'];
 /** Durable peers, for persistent sessions: what each acknowledged is on disk (ours) or saved soon after (Mosquitto). */
@@ -57,7 +59,7 @@ function startNode(file: string, nodeArgs: string[], args: string[]): Promise<{ 
   });
 }
 
-class NodePeer implements Peer {
+export class NodePeer implements Peer {
   restarts = 0;
   deaths: string[] = [];
   private child!: ChildProcess;
@@ -84,7 +86,7 @@ class NodePeer implements Peer {
   async stop() { await stopChild(this.child); this.cleanup(); }
 }
 
-class MosquittoPeer implements Peer {
+export class MosquittoPeer implements Peer {
   restarts = 0;
   deaths: string[] = [];
   constructor(private m: Mosquitto, readonly name: PeerName = 'mosquitto') {}

@@ -1,8 +1,8 @@
 // Command line of `npm run bench`.
-export const BENCH_NAMES = ['size', 'memory', 'codec', 'broker', 'latency', 'growth', 'footprint', 'fleet', 'profile', 'routes', 'console'] as const;
+export const BENCH_NAMES = ['size', 'memory', 'codec', 'broker', 'latency', 'bridge', 'growth', 'footprint', 'fleet', 'profile', 'routes', 'console'] as const;
 export type BenchName = (typeof BENCH_NAMES)[number];
 /** Benchmarks run when --only is not given (routes and console are asked for by name). */
-export const DEFAULT_BENCHES: BenchName[] = ['size', 'memory', 'codec', 'broker', 'latency', 'growth', 'footprint', 'fleet', 'profile'];
+export const DEFAULT_BENCHES: BenchName[] = ['size', 'memory', 'codec', 'broker', 'latency', 'bridge', 'growth', 'footprint', 'fleet', 'profile'];
 
 export interface CliOptions { only: BenchName[]; rounds: number; quick: boolean; out: string; help: boolean }
 

@@ -48,7 +48,7 @@ export class PubSubLoad {
   /** Subscribers on `<topic>/+`, then publishers, each on `<topic>/<i>`; setupMs counts from t0. */
   static async connect(job: LoadJob, topic: string, idPrefix: string, t0: number): Promise<PubSubLoad> {
     const clean = !job.persistent;
-    const subs = await connectMany(job.port, Array.from({ length: job.subscribers }, (_, i) => `${idPrefix}sub-${job.tag}-${i}`), 100, 0, clean);
+    const subs = await connectMany(job.subscriberPort ?? job.port, Array.from({ length: job.subscribers }, (_, i) => `${idPrefix}sub-${job.tag}-${i}`), 100, 0, clean);
     await Promise.all(subs.map((s) => s.subscribe(subscribePacket(1, [`${topic}/+`], job.qos))));
     const pubs = await connectMany(job.port, Array.from({ length: job.publishers }, (_, i) => `${idPrefix}pub-${job.tag}-${i}`), 100, 0, clean);
     return new PubSubLoad(job, subs, pubs, topic, performance.now() - t0);

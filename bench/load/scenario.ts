@@ -12,6 +12,8 @@ import { RawClient, connectMany } from './raw-client';
 export interface LoadJob {
   kind: 'throughput' | 'latency' | 'paced';
   port: number;
+  /** Where the subscribers connect when not to `port` (the bridge bench: publishers at the edge, subscribers upstream). */
+  subscriberPort?: number;
   qos: 0 | 1 | 2;
   publishers: number;
   subscribers: number;
@@ -146,7 +148,7 @@ export async function runThroughput(job: LoadJob, mark: Mark = () => undefined):
 export async function runLatency(job: LoadJob, mark: Mark = () => undefined): Promise<LoadResult> {
   const t0 = performance.now();
   const topic = `lat/${job.tag}`;
-  const [sub] = await connectMany(job.port, [`lsub-${job.tag}`]);
+  const [sub] = await connectMany(job.subscriberPort ?? job.port, [`lsub-${job.tag}`]);
   await sub.subscribe(subscribePacket(1, [topic], job.qos));
   const [pub] = await connectMany(job.port, [`lpub-${job.tag}`]);
   const setupMs = performance.now() - t0;

@@ -41,6 +41,8 @@ export interface BridgeHost {
 
 /** A link that stayed up this long resets the backoff: the next failure retries quickly again. */
 const STABLE_MS = 30_000;
+/** Topics whose mapping offer() remembers, at most. */
+const ROUTE_CACHE_SIZE = 10_000;
 /** Socket backlog past which QoS 0 messages are dropped rather than buffered. */
 const QOS0_BACKLOG_BYTES = 1024 * 1024;
 
@@ -72,6 +74,8 @@ export class Bridge {
   private overflowReported = false;
   private rtt: number | undefined;
   private readonly echo = new EchoFilter();
+  /** Hub topic -> where it goes upstream (null: nowhere), see offer(). */
+  private readonly routes = new Map<string, { topic: string; qos: QoS } | null>();
   private readonly echoPossible: boolean;
   private stopping = false;
   private wake: (() => void) | null = null;
@@ -130,10 +134,17 @@ export class Bridge {
 
   /** A message was accepted on the hub: queue it (QoS 1/2) or send it now (QoS 0) if a mapping takes it. */
   offer(msg: { topic: string; payload: Buffer; qos: QoS; retain: boolean }): void {
-    const up = outbound(this.cfg.mappings, msg.topic, msg.qos);
-    if (!up) return;
-    if (up.qos === 0) { this.sendQos0(up.topic, msg.payload, msg.retain); return; }
-    if (!this.queue.push({ topic: up.topic, payload: msg.payload, qos: up.qos, retain: msg.retain })) {
+    let route = this.routes.get(msg.topic);
+    if (route === undefined) {
+      // Mapping each topic once: a fleet publishes on a few hundred topics, over and over.
+      if (this.routes.size >= ROUTE_CACHE_SIZE) this.routes.clear();
+      route = outbound(this.cfg.mappings, msg.topic);
+      this.routes.set(msg.topic, route);
+    }
+    if (!route) return;
+    const qos = Math.min(msg.qos, route.qos) as QoS;
+    if (qos === 0) { this.sendQos0(route.topic, msg.payload, msg.retain); return; }
+    if (!this.queue.push({ topic: route.topic, payload: msg.payload, qos, retain: msg.retain })) {
       this.stats.droppedOverflow++;
       if (!this.overflowReported) {
         this.overflowReported = true;
@@ -175,9 +186,9 @@ export class Bridge {
   private transmit(link: UpstreamLink, m: InFlight, dup: boolean): void {
     m.sentAt = Date.now();
     this.inflight.set(m.packetId, m);
-    if (m.state === 'released') { this.send(link, { cmd: 'pubrel', messageId: m.packetId }); return; }
+    if (m.state === 'released') { this.send(link, { cmd: 'pubrel', messageId: m.packetId }, true); return; }
     if (this.echoPossible && echoedBack(this.cfg.mappings, m.topic)) this.echo.expect(m.topic, m.payload);
-    this.send(link, { cmd: 'publish', topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, dup, messageId: m.packetId });
+    this.send(link, { cmd: 'publish', topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, dup, messageId: m.packetId }, m.qos === 2);
   }
 
   private allocId(): number {
@@ -190,12 +201,15 @@ export class Bridge {
   }
 
   /**
-   * Writes a packet to `link` once everything the store holds is on disk, in the
-   * order sent: the upstream never sees a PUBREL, PUBACK, PUBREC or PUBCOMP whose
-   * state a crash could still take back.
+   * Writes a packet to `link`. One that stands for a write of this turn
+   * (`durable`: a QoS 2 PUBLISH after its packet id went to disk, PUBREL after
+   * 'released', PUBREC for a QoS 2 id, PUBCOMP after the id was released) waits
+   * until the store has committed, and so does everything sent after it, in
+   * order: the upstream never sees an acknowledgement a crash could take back.
+   * A QoS 0/1 PUBLISH stands for a row already committed, and goes at once.
    */
-  private send(link: UpstreamLink, p: Packet): void {
-    if (!this.host.store.uncommitted && this.pending.length === 0) { link.write(p); return; }
+  private send(link: UpstreamLink, p: Packet, durable = false): void {
+    if (this.pending.length === 0 && !(durable && this.host.store.uncommitted)) { link.write(p); return; }
     this.pending.push({ link, p });
     if (this.pendingScheduled) return;
     this.pendingScheduled = true;
@@ -220,7 +234,7 @@ export class Bridge {
       case 'publish': return void this.received(link, p);
       case 'pubrel':
         this.queue.releaseInboundQos2(p.messageId!);
-        return this.send(link, { cmd: 'pubcomp', messageId: p.messageId! });
+        return this.send(link, { cmd: 'pubcomp', messageId: p.messageId! }, true);
       case 'suback':
         if (p.messageId === this.subscribeId && this.subscribed) this.subscribed(p.granted as number[]);
         return;
@@ -251,13 +265,14 @@ export class Bridge {
       this.sampleRtt(Date.now() - m.sentAt);
     }
     // Also for an id we do not know (or a repeated PUBREC): the upstream can then finish its side.
-    this.send(link, { cmd: 'pubrel', messageId: id });
+    this.send(link, { cmd: 'pubrel', messageId: id }, true);
   }
 
   private async received(link: UpstreamLink, p: IPublishPacket): Promise<void> {
     const id = p.messageId!;
     const payload = Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload);
-    const ack = () => { if (p.qos === 1) this.send(link, { cmd: 'puback', messageId: id }); else if (p.qos === 2) this.send(link, { cmd: 'pubrec', messageId: id }); };
+    // Sent once the message (and a QoS 2 id) is durable on the hub.
+    const ack = () => { if (p.qos === 1) this.send(link, { cmd: 'puback', messageId: id }, true); else if (p.qos === 2) this.send(link, { cmd: 'pubrec', messageId: id }, true); };
     if (p.qos === 2) {
       if (this.queue.hasInboundQos2(id)) { ack(); return; } // a resend of one we have [MQTT-4.3.3-2]
       this.queue.addInboundQos2(id); // same batch as the publish below

@@ -8,6 +8,8 @@ import * as mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import type { Duplex } from 'stream';
 import { FrameReader } from '../frame-reader';
+import { decodeHot } from '../packet-reader';
+import { OutBuffer } from '../packet-writer';
 import { connackError, describeLinkError, LinkError } from './errors';
 import { endpoint, openTransport, type TlsMaterial } from './transport';
 
@@ -47,7 +49,9 @@ export class UpstreamLink {
   private pingSentAt = 0;
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private pingDeadline: NodeJS.Timeout | null = null;
-  private corked = false;
+  /** Packets written in this synchronous run, sent in one socket write (the hub's own encoder). */
+  private out = new OutBuffer();
+  private flushQueued = false;
   private readonly where: string;
 
   constructor(private readonly o: LinkOptions, private readonly on: LinkHandlers) {
@@ -75,7 +79,7 @@ export class UpstreamLink {
       transport.stream.then((stream) => {
         if (settled) { stream.destroy(); return; }
         this.stream = stream;
-        this.parser.on('packet', (p: Packet) => {
+        const onPacket = (p: Packet) => {
           this.lastRx = Date.now();
           if (!this.connected) {
             if (p.cmd !== 'connack') return fail(new LinkError(`${this.where} sent ${p.cmd.toUpperCase()} before CONNACK`, 'error', 'PROTOCOL'));
@@ -95,12 +99,18 @@ export class UpstreamLink {
             // A bug in handling one packet must not take the hub down (this runs in a socket callback).
             this.close(new LinkError(`internal error handling ${p.cmd.toUpperCase()} from ${this.where}: ${err?.message ?? err}`, 'error', 'INTERNAL'));
           }
-        });
+        };
+        this.parser.on('packet', onPacket);
         this.parser.on('error', (err: Error) => this.fault(new LinkError(`${this.where} sent a malformed packet: ${err.message}`, 'warning', 'MALFORMED'), fail));
         // Whole frames only, each checked against the size limit before it is buffered.
         stream.on('data', (chunk: Buffer) => {
           const { frames, error } = this.frames.push(chunk);
-          for (const f of frames) if (!this.ended) this.parser.parse(f.bytes);
+          for (const f of frames) {
+            if (this.ended) break;
+            // The hub's decoder for PUBLISH and acks (no parser object per packet); mqtt-packet for the rest.
+            const hot = this.connected ? decodeHot(f) : null;
+            if (hot) onPacket(hot); else this.parser.parse(f.bytes);
+          }
           if (error && !this.ended) this.fault(new LinkError(`${this.where} sent a packet the hub refuses: ${error.message} (limits.maxPacketSize)`, 'warning', 'TOO_LARGE'), fail);
         });
         stream.on('error', (err) => this.fault(err, fail));
@@ -124,20 +134,24 @@ export class UpstreamLink {
   write(p: Packet): void {
     const s = this.stream;
     if (!s || this.ended || s.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
-      s.cork();
-      process.nextTick(() => { this.corked = false; s.uncork(); });
-    }
-    s.write(mqttPacket.generate(p));
+    this.out.add(p);
     this.lastTx = Date.now();
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    process.nextTick(() => {
+      this.flushQueued = false;
+      if (!this.ended && !s.destroyed && this.out.length) s.write(this.out.take());
+    });
   }
 
   /** Ends the link (DISCONNECT first when `graceful`); `closed` is called once. */
   close(err: LinkError, opts: { graceful?: boolean } = {}): void {
     if (this.ended) return;
-    if (opts.graceful && this.connected) this.write({ cmd: 'disconnect' });
     const s = this.stream;
+    if (opts.graceful && this.connected && s && !s.destroyed && !s.writableEnded) {
+      this.out.add({ cmd: 'disconnect' });
+      s.write(this.out.take());
+    }
     this.teardown();
     if (s && opts.graceful) s.end(); else s?.destroy();
     if (this.connected) this.on.closed(err);

@@ -20,15 +20,15 @@ function swapPrefix(topic: string, from: string, to: string): string | null {
 }
 
 /**
- * Where a hub message goes upstream: the first out/both mapping whose filter
- * matches decides (one copy per message, whatever else matches), with QoS
- * min(message, mapping). null: no mapping takes it.
+ * Where a hub topic goes upstream: the first out/both mapping whose filter
+ * matches decides (one copy per message, whatever else matches), with the
+ * mapping's QoS as the most a message keeps. null: no mapping takes it.
  */
-export function outbound(mappings: readonly TopicMapping[], topic: string, qos: QoS): { topic: string; qos: QoS } | null {
+export function outbound(mappings: readonly TopicMapping[], topic: string): { topic: string; qos: QoS } | null {
   for (const m of mappings) {
     if (!goesOut(m) || !topicMatches(m.filter, topic)) continue;
     const remote = swapPrefix(topic, m.localPrefix, m.remotePrefix);
-    if (remote !== null) return { topic: remote, qos: Math.min(qos, m.qos) as QoS };
+    if (remote !== null) return { topic: remote, qos: m.qos };
   }
   return null;
 }

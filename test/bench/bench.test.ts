@@ -9,6 +9,7 @@ import { runSizeBench } from '../../bench/size';
 import { runCodecBench } from '../../bench/codec';
 import { runBrokerBench, brokerConfig, type Summary } from '../../bench/broker';
 import { runLatencyBench, latencyConfig, type LatencySummary } from '../../bench/latency';
+import { runBridgeBench, bridgeConfig, type BridgeSummary } from '../../bench/bridge';
 import { runGrowthBench, growthConfig } from '../../bench/growth';
 import { runFleetBench, fleetConfig, type FleetStep } from '../../bench/fleet';
 import { runFootprintBench, type FootprintRun } from '../../bench/footprint';
@@ -36,6 +37,7 @@ describe('bench (smoke: tiny configurations, figures only)', function () {
     assert.deepEqual(parseArgs(['--only', 'size,codec', '--rounds', '4']).only, ['size', 'codec']);
     assert.deepEqual(parseArgs(['--only', 'latency']).only, ['latency']);
     assert.ok(parseArgs([]).only.includes('latency'), 'latency is in the default run');
+    assert.ok(parseArgs([]).only.includes('bridge'), 'bridge is in the default run');
     assert.equal(parseArgs(['--quick']).rounds, 2);
     assert.throws(() => parseArgs(['--only', 'nope']), /--only: unknown benchmark "nope"/);
     assert.throws(() => parseArgs(['--rounds', '0']), /--rounds: expected a whole number/);
@@ -102,6 +104,25 @@ describe('bench (smoke: tiny configurations, figures only)', function () {
       positive(`${s.peer} p99`, s.p99Ms);
       positive(`${s.peer} p99.9`, s.p999Ms);
       positive(`${s.peer} generator CPU`, s.genCpuPct);
+    }
+  });
+
+  it('bridge: throughput and latency device -> edge -> upstream for our hub (memory, SQLite) and a Mosquitto bridge', async function () {
+    const cfg = bridgeConfig(true);
+    const tiny = cfg.scenarios.map((s) => ({ ...s, job: { ...s.job, warmupMs: 100, durationMs: 300, messages: 50 } }));
+    const r = await runBridgeBench(opts, { ...cfg, scenarios: tiny });
+    if (!peers.includes('mosquitto')) {
+      assert.match(r.skipped ?? '', /mosquitto is not installed/);
+      return this.skip();
+    }
+    rendered(r);
+    const sums = (r.data as { summaries: BridgeSummary[] }).summaries;
+    assert.equal(sums.length, tiny.length * cfg.edges.length);
+    for (const s of sums) {
+      assert.deepEqual(s.errors, [], `${s.edge} ${s.scenario}: ${s.errors.join('; ')}`);
+      positive(`${s.edge} ${s.scenario} msg/s`, s.msgPerSec);
+      positive(`${s.edge} ${s.scenario} p50`, s.p50Ms);
+      assert.equal(s.lost, 0, `${s.edge} ${s.scenario} lost messages`);
     }
   });
 

@@ -77,18 +77,17 @@ describe('bridges: topic mappings', () => {
   const m = (direction: TopicMapping['direction'], filter: string, localPrefix = '', remotePrefix = '', qos: 0 | 1 | 2 = 1): TopicMapping =>
     ({ direction, filter, localPrefix, remotePrefix, qos });
 
-  it('swaps the local prefix for the remote one going out, at min(QoS)', () => {
+  it('swaps the local prefix for the remote one going out, with the mapping\'s QoS as the cap', () => {
     const maps = [m('out', 'sensors/#', 'sensors/', 'site1/s/', 1), m('in', 'cmd/#', '', 'site1/')];
-    assert.deepEqual(outbound(maps, 'sensors/t1', 2), { topic: 'site1/s/t1', qos: 1 });
-    assert.deepEqual(outbound(maps, 'sensors/t1', 0), { topic: 'site1/s/t1', qos: 0 });
-    assert.equal(outbound(maps, 'cmd/x', 1), null, 'in mappings do not send');
-    assert.equal(outbound(maps, 'other', 1), null);
-    assert.equal(outbound(maps, 'sensors', 1), null, "matches sensors/# but lacks the 'sensors/' prefix");
-    assert.equal(outbound([m('out', '#')], '$hub/events/x', 1), null, '# does not match $ topics [MQTT-4.7.2-1]');
+    assert.deepEqual(outbound(maps, 'sensors/t1'), { topic: 'site1/s/t1', qos: 1 });
+    assert.equal(outbound(maps, 'cmd/x'), null, 'in mappings do not send');
+    assert.equal(outbound(maps, 'other'), null);
+    assert.equal(outbound(maps, 'sensors'), null, "matches sensors/# but lacks the 'sensors/' prefix");
+    assert.equal(outbound([m('out', '#')], '$hub/events/x'), null, '# does not match $ topics [MQTT-4.7.2-1]');
   });
 
   it('the first mapping that matches decides', () => {
-    assert.deepEqual(outbound([m('out', 'a/#', '', 'one/'), m('both', 'a/b', '', 'two/')], 'a/b', 1), { topic: 'one/a/b', qos: 1 });
+    assert.deepEqual(outbound([m('out', 'a/#', '', 'one/'), m('both', 'a/b', '', 'two/')], 'a/b'), { topic: 'one/a/b', qos: 1 });
   });
 
   it('swaps the remote prefix back coming in, and subscribes to the remote side', () => {
