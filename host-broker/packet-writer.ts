@@ -92,6 +92,12 @@ export class OutBuffer {
     bytes.copy(this.buf, at);
   }
 
+  /** Appends bytes encoded elsewhere (the bridge link's CONNECT and SUBSCRIBE), in order with the rest. */
+  addBytes(bytes: Buffer): void {
+    const at = this.room(bytes.length);
+    bytes.copy(this.buf, at);
+  }
+
   /** The bytes written so far; the buffer starts afresh (the socket keeps the returned one). */
   take(): Buffer {
     const out = this.buf.subarray(0, this.length);

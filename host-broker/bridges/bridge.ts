@@ -384,7 +384,7 @@ export class Bridge {
         say(`; subscribed to ${subs.map((s) => s.topic).join(', ')}`, 'info');
       }
     };
-    this.send(link, { cmd: 'subscribe', messageId: this.subscribeId, subscriptions: subs } as Packet);
+    link.subscribe(this.subscribeId, subs);
   }
 
   private down(err: LinkError, wasUp: boolean, delayMs: number): void {

@@ -1,15 +1,15 @@
 // One MQTT 3.1.1 client connection to the upstream: CONNECT/CONNACK within a
 // deadline, keepalive (PINGREQ when either direction has been quiet, the link
-// dropped if the PINGRESP does not come within pingTimeoutMs), framing with
-// mqtt-packet, and teardown with a reason. What to publish, and what to do
-// with what arrives, is the bridge's business (bridge.ts): the link hands it
-// every packet after CONNACK and writes what it is given.
-import * as mqttPacket from 'mqtt-packet';
+// dropped if the PINGRESP does not come within pingTimeoutMs), framing on the
+// hub's own codec (client-codec.ts), and teardown with a reason. What to
+// publish, and what to do with what arrives, is the bridge's business
+// (bridge.ts): the link hands it every packet after CONNACK and writes what it
+// is given.
 import type { Packet } from 'mqtt-packet';
 import type { Duplex } from 'stream';
 import { FrameReader } from '../frame-reader';
-import { decodeHot } from '../packet-reader';
 import { OutBuffer } from '../packet-writer';
+import { decodeFromServer, DISCONNECT, encodeConnect, encodeSubscribe, PINGREQ } from './client-codec';
 import { connackError, describeLinkError, LinkError } from './errors';
 import { endpoint, openTransport, type TlsMaterial } from './transport';
 
@@ -40,7 +40,6 @@ export interface LinkHandlers {
 
 export class UpstreamLink {
   private stream: Duplex | null = null;
-  private parser = mqttPacket.parser({ protocolVersion: 4 });
   private frames: FrameReader;
   private connected = false;
   private ended = false;
@@ -100,26 +99,24 @@ export class UpstreamLink {
             this.close(new LinkError(`internal error handling ${p.cmd.toUpperCase()} from ${this.where}: ${err?.message ?? err}`, 'error', 'INTERNAL'));
           }
         };
-        this.parser.on('packet', onPacket);
-        this.parser.on('error', (err: Error) => this.fault(new LinkError(`${this.where} sent a malformed packet: ${err.message}`, 'warning', 'MALFORMED'), fail));
-        // Whole frames only, each checked against the size limit before it is buffered.
+        // Whole frames only, each checked against the size limit before it is buffered, then checked and decoded.
         stream.on('data', (chunk: Buffer) => {
           const { frames, error } = this.frames.push(chunk);
           for (const f of frames) {
             if (this.ended) break;
-            // The hub's decoder for PUBLISH and acks (no parser object per packet); mqtt-packet for the rest.
-            const hot = this.connected ? decodeHot(f) : null;
-            if (hot) onPacket(hot); else this.parser.parse(f.bytes);
+            const p = decodeFromServer(f);
+            if ('error' in p) { this.fault(new LinkError(`${this.where} sent a malformed packet: ${p.error}`, 'warning', 'MALFORMED'), fail); break; }
+            onPacket(p);
           }
           if (error && !this.ended) this.fault(new LinkError(`${this.where} sent a packet the hub refuses: ${error.message} (limits.maxPacketSize)`, 'warning', 'TOO_LARGE'), fail);
         });
         stream.on('error', (err) => this.fault(err, fail));
         stream.on('close', () => this.fault(new LinkError(`${this.where} closed the connection${this.connected ? '' : ' before CONNACK (it may have refused the client certificate or the TLS version)'}`, 'warning', 'CLOSED'), fail));
-        this.write({
-          cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: this.o.cleanSession, clientId: this.o.clientId, keepalive: this.o.keepalive,
+        this.writeBytes(encodeConnect({
+          clientId: this.o.clientId, clean: this.o.cleanSession, keepalive: this.o.keepalive,
           ...(this.o.username !== undefined ? { username: this.o.username } : {}),
           ...(this.o.password !== undefined ? { password: Buffer.from(this.o.password) } : {}),
-        } as Packet);
+        }));
       }, fail);
     });
   }
@@ -130,11 +127,25 @@ export class UpstreamLink {
     this.close(describeLinkError(err, this.where, this.o.tls?.servername ?? endpoint(this.o.url).host));
   }
 
-  /** Queues a packet; everything written in one synchronous run goes out in one socket write. */
+  /** Queues a PUBLISH or an acknowledgement; everything written in one synchronous run goes out in one socket write. */
   write(p: Packet): void {
-    const s = this.stream;
-    if (!s || this.ended || s.destroyed) return;
+    if (!this.stream || this.ended || this.stream.destroyed) return;
     this.out.add(p);
+    this.flushSoon();
+  }
+
+  subscribe(messageId: number, subs: { topic: string; qos: 0 | 1 | 2 }[]): void {
+    this.writeBytes(encodeSubscribe(messageId, subs));
+  }
+
+  private writeBytes(b: Buffer): void {
+    if (!this.stream || this.ended || this.stream.destroyed) return;
+    this.out.addBytes(b);
+    this.flushSoon();
+  }
+
+  private flushSoon(): void {
+    const s = this.stream!;
     this.lastTx = Date.now();
     if (this.flushQueued) return;
     this.flushQueued = true;
@@ -149,7 +160,7 @@ export class UpstreamLink {
     if (this.ended) return;
     const s = this.stream;
     if (opts.graceful && this.connected && s && !s.destroyed && !s.writableEnded) {
-      this.out.add({ cmd: 'disconnect' });
+      this.out.addBytes(DISCONNECT);
       s.write(this.out.take());
     }
     this.teardown();
@@ -178,7 +189,7 @@ export class UpstreamLink {
       const now = Date.now();
       if (this.pingSentAt || (now - this.lastTx < period / 2 && now - this.lastRx < period)) return;
       this.pingSentAt = now;
-      this.write({ cmd: 'pingreq' });
+      this.writeBytes(PINGREQ);
       this.pingDeadline = setTimeout(() => {
         this.close(new LinkError(`keepalive: ${this.where} did not answer PINGREQ within ${this.o.pingTimeoutMs} ms (pingTimeoutMs); the link is presumed dead`, 'warning', 'PING_TIMEOUT'));
       }, this.o.pingTimeoutMs);

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import type { Duplex } from 'stream';
 import * as tls from 'tls';
-import WebSocket, { createWebSocketStream } from 'ws';
+import type * as WS from 'ws';
 import { BridgeConfigError } from './config';
 import type { BridgeTls } from './types';
 
@@ -52,6 +52,8 @@ export function openTransport(url: URL, material: TlsMaterial | undefined): { st
   let abort = () => undefined as void;
   const stream = new Promise<Duplex>((resolve, reject) => {
     if (ep.scheme === 'ws:' || ep.scheme === 'wss:') {
+      // Loaded only for a WebSocket bridge, as for the WebSocket listener (server.ts).
+      const { WebSocket, createWebSocketStream } = require('ws') as typeof WS;
       const ws = new WebSocket(url, ['mqtt'], {
         ...(ep.scheme === 'wss:' ? { ca: material?.ca, cert: material?.cert, key: material?.key, rejectUnauthorized: material?.rejectUnauthorized ?? true, ...(servername ? { servername } : {}) } : {}),
       });
