@@ -166,10 +166,20 @@ export class Bridge {
     this.send(link, { cmd: 'publish', topic, payload, qos: 0, retain, dup: false });
   }
 
-  /** Sends queued messages while the window has room. */
+  /** Sends queued messages while the window has room. Never throws: it runs inside the store's commit callbacks. */
   private pump(): void {
     const link = this.link;
     if (!link) return;
+    try {
+      this.fill(link);
+    } catch (err: any) {
+      // Reading the queue failed (disk trouble): this link goes; the next one starts from what is on disk.
+      this.host.log.error({ bridge: this.name, err: err?.message }, 'bridge: sending from the queue failed');
+      this.storeFailed(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private fill(link: UpstreamLink): void {
     while (this.inflight.size < this.cfg.maxInflight) {
       const m = this.queue.next();
       if (!m) break;
@@ -219,7 +229,11 @@ export class Bridge {
       this.pending = [];
       if (err) { this.storeFailed(err); return; }
       // Only for the link they were meant for: an ack for an old link's packet id means something else on a new one.
-      for (const x of ps) if (x.link === this.link) x.link.write(x.p);
+      try {
+        for (const x of ps) if (x.link === this.link) x.link.write(x.p);
+      } catch (e: any) {
+        this.host.log.error({ bridge: this.name, err: e?.message }, 'bridge: writing to the upstream failed');
+      }
     });
   }
 
@@ -407,10 +421,16 @@ export class Bridge {
     this.host.log.error({ bridge: this.name, err: err.message }, 'bridge: store commit failed; rereading the queue');
     this.pending = [];
     this.inflight.clear();
-    this.restored = this.queue.reload();
     const link = this.link;
     this.link = null; // nothing more goes out on it (pump() would allocate ids the reread queue holds)
     link?.close(new LinkError(`the hub could not store its state (${err.message})`, 'error', 'STORE'));
+    try {
+      this.restored = this.queue.reload();
+    } catch (e: any) {
+      // The disk is still failing: the next connect reads what it can (this runs in commit callbacks: no throw).
+      this.restored = [];
+      this.host.log.error({ bridge: this.name, err: e?.message }, 'bridge: rereading the queue failed');
+    }
   }
 
   private event(kind: HubEvent['kind'], severity: Severity, message: string, packet?: HubEvent['packet']): void {

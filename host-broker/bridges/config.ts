@@ -159,7 +159,8 @@ export function validateBridge(raw: unknown, field = 'bridge', baseDir?: string)
     keepalive,
     cleanSession: bool(o, 'cleanSession', field) ?? d.cleanSession,
     mappings,
-    maxInflight: int(o, 'maxInflight', field, 1, 65535, d.maxInflight),
+    // Packet ids are 1..65535 and one is kept for SUBSCRIBE.
+    maxInflight: int(o, 'maxInflight', field, 1, 65000, d.maxInflight),
     queue, reconnect,
     connectTimeoutMs: int(o, 'connectTimeoutMs', field, 100, 600_000, d.connectTimeoutMs),
     // Never longer than the keepalive itself: a link silent for that long is dead.

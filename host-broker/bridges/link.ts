@@ -41,6 +41,8 @@ export interface LinkHandlers {
 export class UpstreamLink {
   private stream: Duplex | null = null;
   private frames: FrameReader;
+  /** Ends an attempt still before CONNACK (DNS, TCP, TLS or WebSocket handshake in progress). */
+  private cancelConnect: ((err: unknown) => void) | null = null;
   private connected = false;
   private ended = false;
   private lastTx = 0;
@@ -75,6 +77,7 @@ export class UpstreamLink {
         reject(describeLinkError(err, this.where, this.o.tls?.servername ?? endpoint(this.o.url).host));
       };
       const timer = setTimeout(() => fail(new LinkError(`no CONNACK from ${this.where} within ${this.o.connectTimeoutMs} ms (connectTimeoutMs)`, 'warning', 'CONNECT_TIMEOUT')), this.o.connectTimeoutMs);
+      this.cancelConnect = fail;
       transport.stream.then((stream) => {
         if (settled) { stream.destroy(); return; }
         this.stream = stream;
@@ -158,6 +161,7 @@ export class UpstreamLink {
   /** Ends the link (DISCONNECT first when `graceful`); `closed` is called once. */
   close(err: LinkError, opts: { graceful?: boolean } = {}): void {
     if (this.ended) return;
+    if (!this.connected) { this.cancelConnect?.(err); return; }
     const s = this.stream;
     if (opts.graceful && this.connected && s && !s.destroyed && !s.writableEnded) {
       this.out.addBytes(DISCONNECT);

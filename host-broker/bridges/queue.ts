@@ -145,7 +145,8 @@ export class BridgeQueue {
     this.store.afterCommit((err) => {
       this.waitingForCommit = false;
       if (!err) this.committedSeq = this.lastSeq;
-      this.onCommit(err);
+      // This runs inside the store's commit: it must never throw into it.
+      try { this.onCommit(err); } catch { /* the bridge logs its own failures */ }
     });
   }
 

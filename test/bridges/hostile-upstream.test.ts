@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import * as net from 'net';
 import * as mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
-import { FAST, Peer, startBridgedHub, until, type BridgedHub } from './fixtures';
+import { FAST, Peer, sleep, startBridgedHub, until, type BridgedHub } from './fixtures';
 
 /** A TCP server that hands each connection's parsed packets to `script`. */
 async function fakeUpstream(script: (sock: net.Socket, p: Packet) => void): Promise<{ port: number; close(): Promise<void> }> {
@@ -203,6 +203,29 @@ describe('bridges: QoS 2 from the upstream', function () {
       assert.deepEqual(acks, ['pubrec 5 on 1', 'pubrec 5 on 2', 'pubcomp 5 on 2']);
       assert.deepEqual(local, ['once']);
       assert.equal((hub.broker.store as any).db.prepare('SELECT COUNT(*) AS n FROM bridge_in_qos2').get().n, 0, 'the id is released');
+    } finally {
+      await hub.close({ remove: true });
+      await fake.close();
+    }
+  });
+});
+
+describe('bridges: stopping while a connect attempt hangs', function () {
+  this.timeout(30_000);
+
+  it('a TLS handshake that never completes does not hold up the hub\'s shutdown', async () => {
+    // Accepts TCP and reads, but never answers the TLS ClientHello.
+    const socks: net.Socket[] = [];
+    const srv = net.createServer((s) => { socks.push(s); s.on('error', () => undefined); s.resume(); });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const fake = { port: (srv.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => { socks.forEach((x) => x.destroy()); srv.close(() => r()); }) };
+    const hub = await startBridgedHub([{ name: 'slow', url: `mqtts://127.0.0.1:${fake.port}`, connectTimeoutMs: 20_000, mappings: [{ direction: 'out', filter: '#' }] }], { memory: true });
+    try {
+      await sleep(300);
+      assert.equal(hub.bridges.get('slow')!.state, 'connecting');
+      const t0 = Date.now();
+      await hub.close({ remove: true });
+      assert.ok(Date.now() - t0 < 2000, `closed in ${Date.now() - t0} ms, not after the 20 s connect deadline`);
     } finally {
       await hub.close({ remove: true });
       await fake.close();
