@@ -6,9 +6,9 @@
 // Going up: messages are taken from the queue in order (only committed rows),
 // at most maxInflight unacknowledged; a row is deleted on PUBACK (QoS 1) or
 // PUBCOMP (QoS 2). After a reconnect the unacknowledged ones go first, with
-// their packet ids and DUP [MQTT-4.4.0-1]. Nothing is written to the upstream
-// while the store holds writes not yet on disk (as Connection.flush does for
-// devices): a PUBREL or a PUBACK never runs ahead of the state it stands for.
+// their packet ids and DUP [MQTT-4.4.0-1]. As Connection.flush does for
+// devices, a packet that stands for a write of this turn (QoS 2 step, inbound
+// ack) leaves only once the store has committed it (send()).
 // Coming down: each message is published on the hub as the hub itself; its
 // PUBACK / PUBREC goes up once it is durable. QoS 2 ids are kept in the store
 // until PUBREL [MQTT-4.3.3-2].

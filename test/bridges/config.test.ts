@@ -3,6 +3,7 @@ import { strict as assert } from 'assert';
 import { backoffDelay } from '../../host-broker/bridges/backoff';
 import { BRIDGE_DEFAULTS, BridgeConfigError, redactBridge, validateBridge, validateBridges } from '../../host-broker/bridges/config';
 import { EchoFilter, ECHO_WINDOW_MS } from '../../host-broker/bridges/echo';
+import { connackError, describeLinkError } from '../../host-broker/bridges/errors';
 import { inbound, outbound, remoteFilter, subscriptions } from '../../host-broker/bridges/mapping';
 import type { TopicMapping } from '../../host-broker/bridges/types';
 import { validateConfig } from '../../host-broker/config';
@@ -124,5 +125,30 @@ describe('bridges: backoff and echo suppression', () => {
     e.expect('a/b', p, 0);
     assert.equal(e.take('a/b', p, ECHO_WINDOW_MS + 1), false, 'too late to be an echo');
     assert.equal(e.size, 0);
+  });
+});
+
+describe('bridges: failure reasons', () => {
+  const err = (code: string, message = code) => Object.assign(new Error(message), { code });
+  it('says what went wrong and whether the config must change', () => {
+    const cases: [unknown, RegExp, 'warning' | 'error'][] = [
+      [err('ECONNREFUSED'), /connection refused by h:1883: nothing listens there \(upstream down\?\) \[ECONNREFUSED\]/, 'warning'],
+      [err('ENOTFOUND'), /cannot resolve the host name of h:1883 \(DNS\) \[ENOTFOUND\]/, 'warning'],
+      [err('ECONNRESET'), /the connection to h:1883 was reset/, 'warning'],
+      [err('ETIMEDOUT'), /timed out/, 'warning'],
+      [err('EHOSTUNREACH'), /unreachable: no route/, 'warning'],
+      [err('CERT_HAS_EXPIRED'), /^TLS: the certificate of h:1883 has expired/, 'error'],
+      [err('SELF_SIGNED_CERT_IN_CHAIN'), /not signed by a CA this bridge trusts \(give its CA as tls\.caFile\)/, 'error'],
+      [err('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE'), /refused the handshake with alert "bad certificate"/, 'error'],
+      [new Error('Unexpected server response: 404'), /refused the WebSocket upgrade with HTTP 404 \(check the URL path/, 'error'],
+    ];
+    for (const [e, re, severity] of cases) {
+      const l = describeLinkError(e, 'h:1883');
+      assert.match(l.reason, re);
+      assert.equal(l.severity, severity, l.reason);
+    }
+    assert.match(connackError(4).reason, /bad user name or password \(check username and password\) \[CONNACK 4\]/);
+    assert.equal(connackError(3).severity, 'warning', 'server unavailable: try again later');
+    assert.equal(connackError(5).severity, 'error');
   });
 });

@@ -46,7 +46,7 @@ export interface BridgedHub {
 }
 
 /** A hub with these bridges, SQLite in `dir` (a new temp dir by default) unless `memory`. */
-export async function startBridgedHub(bridges: unknown[], opts: { dir?: string; memory?: boolean; ws?: boolean; port?: number } = {}): Promise<BridgedHub> {
+export async function startBridgedHub(bridges: unknown[], opts: { dir?: string; memory?: boolean; ws?: boolean; wsPath?: string; port?: number } = {}): Promise<BridgedHub> {
   const dir = opts.dir ?? tempDir('bridge-hub-');
   const broker = new Broker({ store: opts.memory ? new MemoryStore() : new SqliteStore({ dataDir: dir }) });
   const events: HubEvent[] = [];
@@ -54,7 +54,7 @@ export async function startBridgedHub(bridges: unknown[], opts: { dir?: string; 
   const manager = new BridgeManager({ broker, bridges });
   broker.addHooks(manager.hooks);
   manager.start();
-  const ports = await broker.listen({ tcp: { port: opts.port ?? 0 }, ...(opts.ws ? { ws: { port: 0 } } : {}) });
+  const ports = await broker.listen({ tcp: { port: opts.port ?? 0 }, ...(opts.ws ? { ws: { port: 0, ...(opts.wsPath ? { path: opts.wsPath } : {}) } } : {}) });
   let closed = false;
   return {
     broker, bridges: manager, port: ports.tcp!, url: `mqtt://127.0.0.1:${ports.tcp}`, ...(ports.ws ? { wsPort: ports.ws } : {}), events, dir,

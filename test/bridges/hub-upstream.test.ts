@@ -68,6 +68,20 @@ describe('bridges: this hub as the upstream', function () {
     assert.equal(e.bridges.get('up')!.stats.echoesDropped, 1);
   });
 
+  it('a WebSocket URL with the wrong path: a clear error event, and the right path connects', async () => {
+    const strict = await startBridgedHub([], { ws: true, wsPath: '/mqtt', memory: true });
+    hubs.push(strict);
+    const e = await startBridgedHub([{ name: 'up', url: `ws://127.0.0.1:${strict.wsPort}/wrong`, ...FAST, mappings: [{ direction: 'out', filter: '#' }] }], { memory: true });
+    hubs.push(e);
+    await until(() => e.eventsOf('bridge_down').length > 0, 'bridge_down');
+    const ev = e.eventsOf('bridge_down')[0];
+    assert.equal(ev.severity, 'error');
+    assert.match(ev.message, /^cannot connect to ws:\/\/127\.0\.0\.1:\d+\/wrong: 127\.0\.0\.1:\d+ refused the WebSocket upgrade with HTTP 400 \(check the URL path, e\.g\. \/mqtt\)/);
+    await e.bridges.remove('up');
+    e.bridges.add({ name: 'up', url: `ws://127.0.0.1:${strict.wsPort}/mqtt`, ...FAST, mappings: [{ direction: 'out', filter: '#' }] });
+    await until(() => e.eventsOf('bridge_connected').length === 1, 'connected on /mqtt');
+  });
+
   it('a fleet: edge hubs bridging into one upstream see each other\'s messages through it, once', async () => {
     const mappings = (site: string) => [
       { direction: 'out', filter: 'sensors/#', remotePrefix: `fleet/${site}/` },
