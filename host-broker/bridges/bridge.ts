@@ -107,6 +107,7 @@ export class Bridge {
     await this.running;
     this.running = null;
     this.state = 'stopped';
+    this.queue.flushDeletes(); // into the store's last batch
   }
 
   /** Deletes the queue (after stop()); returns how many messages went. */

@@ -2,7 +2,8 @@
 // file (hub.db), written inside the store's batch, so a message lands in the
 // queue in the same commit as the rest of what its PUBLISH changed, before the
 // device's PUBACK leaves (store/README.md). A row is deleted only once the
-// upstream has acknowledged it (PUBACK; PUBCOMP for QoS 2).
+// upstream has acknowledged it (PUBACK; PUBCOMP for QoS 2), in the next batch
+// anything opens (or within a second): a lost delete only sends a message again.
 //
 // Only the head of the queue is held in memory (HEAD_IN_MEMORY): during a long
 // outage the rest lives on disk and is read back in order as the head drains.
@@ -23,6 +24,9 @@ CREATE TABLE IF NOT EXISTS bridge_in_qos2 (bridge TEXT NOT NULL, packet_id INTEG
 
 /** How much of a queue is read into memory at once. */
 export const HEAD_IN_MEMORY = { messages: 512, bytes: 512 * 1024 };
+
+/** Longest an acknowledged row waits for a batch to be deleted in (when no message arrives meanwhile). */
+const DELETE_DELAY_MS = 1000;
 
 /** Bytes SQLite spends on a bridge_out row beyond its topic, payload and bridge name (as for the sessions' outbound rows). */
 const ROW_OVERHEAD = 64;
@@ -60,6 +64,9 @@ export class BridgeQueue {
   /** Rows up to this seq are committed: only they are handed out. */
   private committedSeq = 0;
   private waitingForCommit = false;
+  /** Acknowledged rows not yet deleted on disk (see remove()). */
+  private deletes: number[] = [];
+  private deleteTimer: NodeJS.Timeout | null = null;
   private readonly st: Record<string, Database.Statement>;
 
   /**
@@ -96,6 +103,7 @@ export class BridgeQueue {
    * the QoS 2 messages that were past PUBLISH (with their packet ids), oldest first.
    */
   reload(): QueuedMessage[] {
+    this.flushDeletes();
     const t = this.st.totals.get(this.bridge) as { n: number; bytes: number; maxSeq: number };
     this.count = t.n;
     this.bytes = t.bytes + t.n * (ROW_OVERHEAD + 2 * Buffer.byteLength(this.bridge));
@@ -120,6 +128,7 @@ export class BridgeQueue {
   /** Queues a message in the store's open batch; false (and nothing written) if it does not fit. */
   push(m: { topic: string; payload: Buffer; qos: 1 | 2; retain: boolean }): boolean {
     if (!this.fits(m.topic, m.payload)) return false;
+    if (this.deletes.length) this.flushDeletes(); // into the batch this insert opens anyway
     const seq = ++this.lastSeq;
     this.store.transaction(() => this.st.insert.run(this.bridge, seq, m.topic, m.payload, m.qos, m.retain ? 1 : 0, 'queued'));
     this.count++;
@@ -184,13 +193,30 @@ export class BridgeQueue {
 
   /** The upstream has the message (PUBACK / PUBCOMP): the row goes. */
   remove(m: QueuedMessage): void {
-    this.store.transaction(() => this.st.remove.run(this.bridge, m.seq));
+    this.deletes.push(m.seq);
     this.count--;
     this.bytes -= bridgeQueueCost(this.bridge, m.topic, m.payload);
+    // A delete need not be durable soon (lost in a crash, the message is only sent again):
+    // it rides along with a batch someone opens anyway, rather than costing a commit of its own.
+    if (this.store.uncommitted) this.flushDeletes();
+    else if (!this.deleteTimer) {
+      this.deleteTimer = setTimeout(() => { this.deleteTimer = null; this.flushDeletes(); }, DELETE_DELAY_MS);
+      this.deleteTimer.unref();
+    }
+  }
+
+  /** Writes the pending deletes into the open batch (or a new one). Before stop, purge and reload. */
+  flushDeletes(): void {
+    if (this.deleteTimer) { clearTimeout(this.deleteTimer); this.deleteTimer = null; }
+    if (this.deletes.length === 0) return;
+    const seqs = this.deletes;
+    this.deletes = [];
+    this.store.transaction(() => { for (const seq of seqs) this.st.remove.run(this.bridge, seq); });
   }
 
   /** Deletes everything queued for this bridge (and its inbound QoS 2 ids); returns how many messages went. */
   purge(): number {
+    this.flushDeletes();
     const n = this.store.transaction(() => {
       this.st.purgeIn.run(this.bridge);
       return this.st.purge.run(this.bridge).changes;
