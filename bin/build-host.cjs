@@ -20,8 +20,8 @@ const OUT = path.join(ROOT, 'build');
 const CLI_BUNDLE = 'host-broker-cli.js';
 const STAMP = path.join(OUT, 'build-stamp.json');
 const LOCK = path.join(ROOT, '.build-host.lock');
-/** What runs compiled: the CLI, the library entry, npm start, and the bench's broker process (measured as shipped). */
-const ENTRIES = ['host-broker/cli.ts', 'host-broker/index.ts', 'tools/start.ts', 'bench/brokers/ours-process.ts'];
+/** What runs compiled: the CLI, the library entry, npm start, and the bench's broker processes (measured as shipped). */
+const ENTRIES = ['host-broker/cli.ts', 'host-broker/index.ts', 'tools/start.ts', 'bench/brokers/ours-process.ts', 'bench/brokers/bridge-edge-process.ts'];
 /**
  * How the launchers run node (their first line: bin/README.md), for whatever
  * else starts the compiled hub and should measure or run it the same way.

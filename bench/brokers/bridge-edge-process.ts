@@ -4,11 +4,12 @@
 //   argv: <port> --upstream <port> [--sqlite <dir>]
 //   --sqlite <dir>: a durable hub: the bridge queue is in hub.db, written in the
 //   same commit as the message (synchronous=FULL) before the device's PUBACK.
-// Prints "PORT <n>" once listening and its bridge is connected.
+// Prints "PORT <n>" once listening and its bridge is connected. Runs compiled
+// (bin/build-host.cjs), as ours-process.ts does.
 import { BridgeManager } from '../../host-broker/bridges/manager';
 import { Broker } from '../../host-broker';
 import { SqliteStore } from '../../host-broker/store/sqlite';
-import { BRIDGED_TOPICS } from './bridge-edges';
+import { BRIDGED_TOPICS } from './bridge-topics';
 import { brokerProcess } from './process-main';
 
 const arg = (name: string) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };

@@ -6,10 +6,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { startMosquitto } from '../../test/helpers/mosquitto';
+import { BRIDGED_TOPICS } from './bridge-topics';
 import { MOSQUITTO_CONF, MosquittoPeer, NodePeer, type Peer, type PeerName } from './peers';
-
-/** Topics the bench loads publish on (bench/load: throughput, one-at-a-time, paced). */
-export const BRIDGED_TOPICS = ['bench/#', 'lat/#', 'paced/#'];
 
 export const EDGE_PEERS: PeerName[] = ['ours-bridge', 'ours-sqlite-bridge', 'mosquitto-bridge'];
 

@@ -40,13 +40,13 @@ export function peerAvailable(name: PeerName): string | null {
 }
 
 /**
- * Starts a Node broker module and waits for its "PORT n" line. Ours runs
- * compiled (build/), with the launchers' node flags and environment; Aedes
+ * Starts a Node broker module and waits for its "PORT n" line. Ours (and our
+ * bridge edge) runs compiled (build/), with the launchers' node flags and environment; Aedes
  * through tsx (its file only wraps the npm package).
  */
 function startNode(file: string, nodeArgs: string[], args: string[]): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = file.includes('ours-') ? forkBuilt(file, ['0', ...args], { nodeArgs }) : forkTs(file, ['0', ...args], { nodeArgs });
+    const child = /ours-|bridge-edge-/.test(file) ? forkBuilt(file, ['0', ...args], { nodeArgs }) : forkTs(file, ['0', ...args], { nodeArgs });
     let out = '';
     let err = '';
     child.stdout!.on('data', (d) => {
