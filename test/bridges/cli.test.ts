@@ -3,12 +3,14 @@
 // bridge in the config file stops the hub from starting with a clear error.
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as path from 'path';
 import { ControlApiError, ControlClient } from '../../host-broker/control/http-client';
 import { runCli, startCli, type RunningCli } from '../cli/run-cli';
 import { startControlledHub } from '../control/fixture';
 import { MOSQUITTO_SKIP_MESSAGE, startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { freePort } from '../helpers/ports';
+import { parseMetrics } from '../metrics/support';
 import { FAST, Peer, tempDir, until } from './fixtures';
 
 /** until() for conditions that ask the control API. */
@@ -43,8 +45,9 @@ describe('host-broker bridges (spawned hub, control API, CLI)', function () {
     const cfg = path.join(dir, 'hub.json');
     fs.writeFileSync(cfg, JSON.stringify({ bridges: [bridgeCfg('from-config')] }));
     hub = await startCli(['--config', cfg, '--port', '0', '--control-port', '0', '--allow-anonymous', '--data-dir', dir]);
-    ctl = ['--control', `http://127.0.0.1:${hub.ports.control}`];
-    api = new ControlClient(`http://127.0.0.1:${hub.ports.control}`);
+    const token = await hub.token();
+    ctl = ['--control', `http://127.0.0.1:${hub.ports.control}`, '--token', token];
+    api = new ControlClient(`http://127.0.0.1:${hub.ports.control}`, { token });
     events = await Peer.connect(`mqtt://127.0.0.1:${hub.ports.tcp}`);
     await events.subscribe('$hub/events/#', 0);
   });
@@ -107,13 +110,31 @@ describe('host-broker bridges (spawned hub, control API, CLI)', function () {
     await assert.rejects(api.addBridge({ name: 'x', url: 'mqtt://h', mappings: [{ direction: 'sideways', filter: '#' }] }),
       (err: any) => err instanceof ControlApiError && err.status === 400 && /bridge\.mappings\[0\]\.direction/.test(err.message));
 
+    // Its backlog is a metric (issue 15's hub_backlog_messages, kind bridge).
+    const dev = await Peer.connect(`mqtt://127.0.0.1:${hub.ports.tcp}`);
+    try { for (let i = 0; i < 3; i++) await dev.publish('sensors/m', String(i), 1); } finally { await dev.end(); }
+    const metrics = parseMetrics(await new Promise<string>((resolve, reject) => {
+      http.get(`http://127.0.0.1:${hub.ports.control}/metrics`, { headers: { authorization: `Bearer ${ctl[3]}` } }, (res) => {
+        let text = '';
+        res.on('data', (d) => { text += d; });
+        res.on('end', () => resolve(text));
+      }).on('error', reject);
+    }));
+    assert.equal(metrics.get('hub_backlog_messages{kind="bridge",name="nowhere"}'), 3);
+
     const removed = await bridges('remove', 'nowhere');
     assert.equal(removed.code, 0, removed.stderr);
-    assert.match(removed.stdout, /^removed nowhere; 0 queued messages discarded$/m);
+    assert.match(removed.stdout, /^removed nowhere; 3 queued messages discarded$/m);
     const unknown = await bridges('remove', 'nowhere');
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no bridge named "nowhere"/);
     await assert.rejects(api.getBridge('nowhere'), (err: any) => err.status === 404);
+  });
+
+  it('without the token the hub refuses: exit 1 saying how to give it', async () => {
+    const r = await runCli(['bridges', 'list', '--control', ctl[1]], { env: { HOST_BROKER_TOKEN: '' } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^host-broker: authentication required.*set HOST_BROKER_TOKEN \(or pass --token\)/);
   });
 
   it('a hub whose controls have no bridges answers 404', async () => {
