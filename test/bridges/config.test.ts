@@ -56,7 +56,7 @@ describe('bridges: config', () => {
     fails({ ...base, keepalive: -1 }, 'bridge.keepalive', /0 to 65535/);
     fails({ ...base, mappings: [] }, 'bridge.mappings', /non-empty list/);
     fails({ ...base, mappings: [{ direction: 'up', filter: '#' }] }, 'bridge.mappings[0].direction', /'out', 'in' or 'both'/);
-    fails({ ...base, mappings: [{ direction: 'out', filter: 'a/#/b' }] }, 'bridge.mappings[0].filter', /'#' must be last/);
+    fails({ ...base, mappings: [{ direction: 'out', filter: 'a/#/b' }] }, 'bridge.mappings[0].filter', /expected an MQTT topic filter: .*'#' (must be )?last/);
     fails({ ...base, mappings: [{ direction: 'out', filter: 'x/#', localPrefix: 'a/' }] }, 'bridge.mappings[0].filter', /starting with localPrefix/);
     fails({ ...base, mappings: [{ direction: 'out', filter: 'a/#', remotePrefix: 'b/+/' }] }, 'bridge.mappings[0].remotePrefix', /without wildcards/);
     fails({ ...base, mappings: [{ direction: 'out', filter: 'a', localPrefix: 'a' }] }, 'bridge.mappings[0].remotePrefix', /not a valid filter/);
