@@ -79,9 +79,18 @@ export class Peer {
     client.on('message', (topic, payload, packet) => this.got.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain }));
   }
 
+  /**
+   * The message listener is on before CONNACK: a resumed session's queued messages can
+   * arrive in the same read as CONNACK, before connectAsync() would have resolved.
+   */
   static async connect(url: string, opts: IClientOptions = {}): Promise<Peer> {
-    const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, clientId: `peer-${Math.random().toString(16).slice(2, 10)}`, ...opts });
-    return new Peer(c);
+    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, clientId: `peer-${Math.random().toString(16).slice(2, 10)}`, ...opts });
+    const peer = new Peer(c);
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', () => resolve());
+      c.once('error', (err) => { c.end(true); reject(err); });
+    });
+    return peer;
   }
 
   async subscribe(filter: string | string[], qos: 0 | 1 | 2 = 1): Promise<void> {

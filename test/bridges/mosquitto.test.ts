@@ -126,7 +126,8 @@ describe('bridges: Mosquitto upstream (plain)', function () {
     assert.equal(hub.bridges.get('cloud')!.queued, 100);
     await up.start();
     const back = await peer(upUrl(), { clientId: 'cloud-sub', clean: false });
-    await until(() => back.on('site1/sensors/x').filter((p) => p.startsWith('m')).length >= 100, '100 messages after the outage', 15_000);
+    await until(() => back.on('site1/sensors/x').filter((p) => p.startsWith('m')).length >= 100, '100 messages after the outage', 15_000,
+      () => `${back.on('site1/sensors/x').length} arrived; bridge ${JSON.stringify({ ...hub!.bridges.get('cloud')!, config: undefined })}`);
     const got = back.on('site1/sensors/x').filter((p) => p.startsWith('m'));
     assert.deepEqual([...new Set(got)], Array.from({ length: 100 }, (_, i) => `m${i}`), 'in order, none missing');
     await until(() => hub!.eventsOf('bridge_connected').length === 2, 'connected again');
