@@ -87,8 +87,11 @@ export class Peer {
     const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, clientId: `peer-${Math.random().toString(16).slice(2, 10)}`, ...opts });
     const peer = new Peer(c);
     await new Promise<void>((resolve, reject) => {
-      c.once('connect', () => resolve());
-      c.once('error', (err) => { c.end(true); reject(err); });
+      // Only the first connect decides: later errors belong to the client's own reconnects.
+      const ok = () => { c.off('error', fail); resolve(); };
+      const fail = (err: Error) => { c.off('connect', ok); c.end(true); reject(err); };
+      c.once('connect', ok);
+      c.once('error', fail);
     });
     return peer;
   }
