@@ -108,6 +108,12 @@ export class Connection {
     });
   }
 
+  /** A packet broke a rule: raise a hub event naming it and close the connection (the Will fires) [MQTT-4.8.0-1]. */
+  violation(kind: 'malformed_packet' | 'protocol_violation', message: string, packet?: Packet | { cmd: string }): void {
+    this.event(kind, 'warning', message, packet);
+    this.close(message, { will: true });
+  }
+
   private endOfStream(reason: string): void {
     if (this.state === 'closed') return;
     if (!this.processing && this.pending.length === 0) { this.closeAtEof(reason); return; }

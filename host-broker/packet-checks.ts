@@ -1,6 +1,8 @@
 // Strict checks on a whole frame's bytes, for what mqtt-packet lets through:
-// exact lengths, reserved flags, packet id 0, UTF-8 well-formedness and U+0000,
-// wildcards in topic names, empty SUBSCRIBE/UNSUBSCRIBE, CONNECT flag rules.
+// exact lengths, reserved flags, packet id 0, UTF-8 well-formedness, U+0000 and
+// the code points [MQTT-1.5.3] lets a receiver refuse (control characters,
+// non-characters), wildcards in topic names, empty SUBSCRIBE/UNSUBSCRIBE,
+// CONNECT flag rules. Strict on purpose: the hub is there to catch firmware bugs.
 import { checkFilter, checkTopic } from '../firmware/topic';
 import type { Frame } from './frame-reader';
 
@@ -11,6 +13,24 @@ export type CheckResult =
   | { kind: 'unsupported_protocol'; message: string };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The first code point of `s` that [MQTT-1.5.3] says a string SHOULD NOT hold and a
+ * receiver MAY close the connection for: the control characters U+0001..U+001F and
+ * U+007F..U+009F, and the non-characters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF), named
+ * like "U+0001, a control character"; null if there is none. (U+0000 has its own
+ * rule, [MQTT-1.5.3-2].)
+ */
+export function refusedCodePoint(s: string): string | null {
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    const control = (c >= 0x01 && c <= 0x1f) || (c >= 0x7f && c <= 0x9f);
+    if (control || (c >= 0xfdd0 && c <= 0xfdef) || (c & 0xfffe) === 0xfffe) {
+      return `U+${c.toString(16).toUpperCase().padStart(4, '0')}, ${control ? 'a control character' : 'a non-character'}`;
+    }
+  }
+  return null;
+}
 
 class Bad extends Error {}
 
@@ -41,6 +61,8 @@ class Reader {
     let s: string;
     try { s = utf8.decode(raw); } catch { throw new Bad(`${what} is not well-formed UTF-8 [MQTT-1.5.3-1]`); }
     if (s.indexOf('\u0000') >= 0) throw new Bad(`${what} contains U+0000 [MQTT-1.5.3-2]`);
+    const refused = refusedCodePoint(s);
+    if (refused) throw new Bad(`${what} contains ${refused} [MQTT-1.5.3]`);
     return s;
   }
   packetId(what: string): number {

@@ -120,6 +120,9 @@ export class Session {
     return this.slots.length - 1;
   }
 
+  /** The message in flight under this packet id, if any (read only: for checks such as handlers/ack-order.ts). */
+  inflightMessage(packetId: number): Readonly<OutboundMessage> | undefined { return this.inflightAt(packetId); }
+
   private inflightAt(packetId: number): OutboundMessage | undefined {
     return packetId > 0 && packetId < this.slots.length ? this.slots[packetId] : undefined;
   }

@@ -206,6 +206,27 @@ describe('reliability: hostile clients (host-broker CLI with device security)', 
       assert.match((await eventAfter(n, 'malformed_packet')).message, /U\+0000/);
     });
 
+    it('[MQTT-1.5.3] a control character (U+0001) in a topic: connection closed, malformed_packet', async () => {
+      const c = await rawDevice('dev-a', 'pw-a');
+      const n = events.length;
+      c.sendRaw(frame(0x30, [0, 3, 0x61, 0x01, 0x62, 0x78]));
+      assert.equal(await c.waitClosed(), true);
+      assert.match((await eventAfter(n, 'malformed_packet')).message, /U\+0001, a control character \[MQTT-1\.5\.3\]/);
+    });
+
+    it('[MQTT-4.3.2-2] PUBREC for a QoS 1 delivery (the wrong acknowledgement): connection closed, protocol_violation', async () => {
+      const c = await rawDevice('dev-a', 'pw-a');
+      c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'devices/dev-a/ack', qos: 1 }] } as Packet);
+      await c.next('suback');
+      const pub = await device('dev-a', 'pw-a');
+      await pub.publishAsync('devices/dev-a/ack', 'x', { qos: 1 });
+      const p = (await c.next('publish')) as any;
+      const n = events.length;
+      c.send({ cmd: 'pubrec', messageId: p.messageId } as Packet);
+      assert.equal(await c.waitClosed(), true);
+      assert.match((await eventAfter(n, 'protocol_violation', 'dev-a')).message, /PUBREC for packet id \d+, a QoS 1 message.*\[MQTT-4\.3\.2-2\]/);
+    });
+
     it('a topic length beyond the packet (claims 65535 bytes): connection closed, malformed_packet', async () => {
       const c = await rawDevice('dev-a', 'pw-a');
       const n = events.length;
