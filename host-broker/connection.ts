@@ -13,6 +13,7 @@ import { decodeHot } from './packet-reader';
 import type { Session } from './session';
 import type { Broker } from './broker';
 import { HANDLERS } from './handlers';
+import { canonicalFrom31, isMqtt31Connect, MQTT31_LEVEL } from './mqtt31';
 
 export type ConnState = 'new' | 'connecting' | 'connected' | 'closed';
 
@@ -52,6 +53,8 @@ export class Connection {
   readonly info: ClientInfo;
   session: Session | null = null;
   will: Will | null = null;
+  /** The protocol level the client's CONNECT asked for: 4 (MQTT 3.1.1) or 3 (MQTT 3.1, see mqtt31.ts). */
+  level = 4;
   /** Keepalive the server enforces, in seconds (the client's, clamped to the limits); 0 = none. */
   keepalive = 0;
   closeReason = '';
@@ -181,9 +184,10 @@ export class Connection {
       return;
     }
     this.broker.stats.packetsReceived++;
+    if (this.state === 'new' && f.header >> 4 === 1 && isMqtt31Connect(f)) this.level = MQTT31_LEVEL;
     let packet = decodeHot(f);
     if (!packet) {
-      const bad = checkFrame(f);
+      const bad = checkFrame(f, this.level);
       if (bad) {
         if (bad.kind === 'unsupported_protocol') {
           this.write({ cmd: 'connack', returnCode: 1, sessionPresent: false });
@@ -217,7 +221,7 @@ export class Connection {
     let error: Error | null = null;
     parser.on('packet', (p: Packet) => { packet = p; });
     parser.on('error', (e: Error) => { error = e; });
-    parser.parse(f.bytes);
+    parser.parse(this.level === MQTT31_LEVEL ? canonicalFrom31(f) : f.bytes);
     if (!packet || error) {
       const msg = `${packetName(f.header)} could not be decoded: ${(error as Error | null)?.message ?? 'incomplete'}`;
       this.event('malformed_packet', 'warning', msg, { cmd: packetName(f.header).toLowerCase() });
