@@ -114,6 +114,9 @@ export class DeviceSecurity implements BrokerHooks {
           return refuse(4, 'authentication_failure', `wrong password for device ${device.id}`, device.id);
         }
       } else if (!byUser) {
+        // With anonymous access on, a user name that belongs to no device is an anonymous
+        // client that happens to send one (Mosquitto does the same): many clients always do.
+        if (this.allowAnonymous) return this.anonymous();
         await this.checkPassword(undefined, req.password); // same cost as a known user: do not reveal which usernames exist
         return refuse(4, 'authentication_failure', `unknown username "${req.username}"`);
       } else if (!byUser.hasPassword) {
@@ -126,13 +129,15 @@ export class DeviceSecurity implements BrokerHooks {
       }
     }
 
-    if (!device) {
-      if (this.allowAnonymous) return { ok: true };
-      return refuse(5, 'authentication_failure', 'no credentials, and anonymous access is off');
-    }
+    if (!device) return this.anonymous();
     if (!device.enabled) return refuse(5, 'device_disabled', `device ${device.id} is disabled`, device.id);
     if (!device.allowInsecure && !viaCert) return this.refuseInsecure(device);
     return { ok: true, deviceId: device.id };
+  }
+
+  /** A client that is no device: in as anonymous if that is allowed. */
+  private anonymous(): AuthResult {
+    return this.allowAnonymous ? { ok: true } : refuse(5, 'authentication_failure', 'no credentials, and anonymous access is off');
   }
 
   private refuseInsecure(device: Device): Refusal {
