@@ -179,8 +179,8 @@ export function buildProgram(): Command {
     .option('--disabled', 'add it disabled')
     .option('--publish-accept <filter>', 'may publish only to topics matching this filter (repeatable)', collect)
     .option('--publish-reject <filter>', 'may not publish to topics matching this filter (repeatable)', collect)
-    .option('--subscribe-accept <filter>', 'may subscribe only within this filter (repeatable)', collect)
-    .option('--subscribe-reject <filter>', 'may not subscribe to anything overlapping this filter (repeatable)', collect)
+    .option('--subscribe-accept <filter>', 'may subscribe only within this filter (repeatable); $ topics such as \'$hub/events/#\' are read only when named here', collect)
+    .option('--subscribe-reject <filter>', 'never receives messages on topics matching this filter; subscribing within it gets SUBACK 0x80 (repeatable)', collect)
     .option('--json', 'print the device as JSON')
     .action((id: string, o: any) => {
       if (o.password !== undefined && o.passwordStdin) throw new ConfigError('--password', 'give --password or --password-stdin, not both');

@@ -88,12 +88,19 @@ export class Session {
     return true;
   }
 
-  /** Moves queued messages into flight, up to the window; returns those now to send. */
-  takeForSending(maxInflight: number): OutboundMessage[] {
+  /**
+   * Moves queued messages into flight, up to the window; returns those now to send.
+   * A message `deliverable` refuses is dropped from the queue (and the store) instead.
+   */
+  takeForSending(maxInflight: number, deliverable?: (m: OutboundMessage) => boolean): OutboundMessage[] {
     const out: OutboundMessage[] = [];
     while (this.inflightSize < maxInflight && this.queueHead < this.queue.length) {
       const m = this.queue[this.queueHead];
       this.queue[this.queueHead++] = undefined as unknown as OutboundMessage; // let it go once acknowledged
+      if (deliverable && !deliverable(m)) {
+        if (this.persistent) this.store.deleteOutbound(this.clientId, m.seq);
+        continue;
+      }
       const id = this.allocId();
       m.packetId = id;
       m.state = 'sent';

@@ -21,6 +21,9 @@ import { AuthFailureThrottle } from './security/auth-throttle';
 import { HubCA } from './security/ca';
 import { DeviceRegistry } from './security/device-registry';
 import { DeviceSecurity } from './security/device-security';
+import { filterCovers } from './security/filter-algebra';
+import { HUB_TOPICS } from './security/topic-policy';
+import { DEFAULT_EVENTS } from './events';
 import type { ListenOptions } from './server';
 import { MemoryStore } from './store/memory';
 import { SqliteStore } from './store/sqlite';
@@ -78,7 +81,10 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
     // The throttle reports through the broker, which exists only below.
     const sink: { broker?: Broker } = {};
     const throttle = new AuthFailureThrottle({ ...cfg.authThrottle, report: (ev) => sink.broker?.hubEvent(ev) });
-    const security = new DeviceSecurity({ registry, allowAnonymous: cfg.allowAnonymous ?? false, defaults: cfg.filters, throttle });
+    // Hub events are read only by devices whose policy names them, wherever the prefix puts them.
+    const eventsPrefix = cfg.events.prefix ?? DEFAULT_EVENTS.prefix;
+    const hubTopics = HUB_TOPICS.some((h) => filterCovers(h, `${eventsPrefix}/#`)) ? HUB_TOPICS : [...HUB_TOPICS, `${eventsPrefix}/#`];
+    const security = new DeviceSecurity({ registry, allowAnonymous: cfg.allowAnonymous ?? false, defaults: cfg.filters, throttle, hubTopics });
     cleanups.push(() => security.stop());
     if (!security.allowAnonymous && registry.list().every((d) => !d.enabled)) {
       log.warn({ dataDir }, 'no enabled devices and anonymous access is off: every client will be refused (add one with `host-broker devices add`, or pass --allow-anonymous)');

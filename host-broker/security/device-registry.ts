@@ -95,6 +95,8 @@ export class DeviceRegistry {
   readonly db: Database.Database;
   private readonly ownsDb: boolean;
   private localRevision = 0;
+  /** data_version as read in this synchronous run (see revision()). */
+  private dataVersion: number | undefined;
   private readonly stmts: ReturnType<DeviceRegistry['prepare']>;
 
   constructor(opts: RegistryOptions) {
@@ -147,9 +149,19 @@ export class DeviceRegistry {
     };
   }
 
-  /** Changes whenever the registry changes, here or in another process (CLI) sharing the file. */
+  /**
+   * Changes whenever the registry changes, here or in another process (CLI) sharing the file.
+   * Asked for every message delivered (policies are cached by it), so the SQLite call
+   * behind other processes' changes runs once per synchronous run of the event loop
+   * (one packet, or one message fanned out to all its subscribers); changes made
+   * through this object count at once.
+   */
   revision(): string {
-    return `${this.db.pragma('data_version', { simple: true })}.${this.localRevision}`;
+    if (this.dataVersion === undefined) {
+      this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+      queueMicrotask(() => { this.dataVersion = undefined; });
+    }
+    return `${this.dataVersion}.${this.localRevision}`;
   }
 
   get(id: string): Device | undefined {

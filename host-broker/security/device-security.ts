@@ -5,8 +5,7 @@ import type { AuthResult, BrokerHooks, ClientInfo, ConnectRequest, HubEvent } fr
 import { Device, DeviceRegistry } from './device-registry';
 import type { AuthFailureThrottle } from './auth-throttle';
 import { hashPassword, verifyPasswordAsync } from './password';
-import { policyAllowsFilter, policyAllowsTopic, TopicPolicy } from './topic-policy';
-import { isSysFilter, policyGrantsSys } from './sys-access';
+import { HUB_TOPICS, policyAllowsDelivery, policyAllowsFilter, policyAllowsTopic, TopicPolicy } from './topic-policy';
 
 /** The part of the broker this module uses. */
 export interface KickTarget {
@@ -23,6 +22,11 @@ export interface DeviceSecurityOptions {
   broker?: KickTarget;
   /** Told of each failed login (wrong or missing credentials, bad certificate), to block guessing addresses. */
   throttle?: AuthFailureThrottle;
+  /**
+   * Filters of the hub's own topics, which a device reads only when an accept filter of
+   * its policy names them. Default ['$hub/#']; start-hub adds the events prefix if it is elsewhere.
+   */
+  hubTopics?: string[];
   /** How often to look for registry changes made by another process (the CLI) and kick what they disabled; 0 = never. Default 1000 ms. */
   watchIntervalMs?: number;
 }
@@ -38,6 +42,7 @@ export class DeviceSecurity implements BrokerHooks {
   readonly registry: DeviceRegistry;
   allowAnonymous: boolean;
   private defaults: { publish?: TopicPolicy; subscribe?: TopicPolicy };
+  private readonly hubTopics: readonly string[];
   private broker?: KickTarget;
   /** Connected clients by connection id, to find what to kick. */
   private readonly connected = new Map<number, ClientInfo>();
@@ -51,6 +56,7 @@ export class DeviceSecurity implements BrokerHooks {
     this.registry = opts.registry;
     this.allowAnonymous = opts.allowAnonymous ?? false;
     this.defaults = opts.defaults ?? {};
+    this.hubTopics = opts.hubTopics ?? HUB_TOPICS;
     this.broker = opts.broker;
     this.throttle = opts.throttle;
     const every = opts.watchIntervalMs ?? 1000;
@@ -164,8 +170,13 @@ export class DeviceSecurity implements BrokerHooks {
 
   authorizeSubscribe(client: ClientInfo, filter: string): boolean {
     const policy = this.policyFor(client, 'subscribe');
-    if (policy !== false && isSysFilter(filter)) return policyGrantsSys(policy, filter);
-    return policy !== false && policyAllowsFilter(policy, filter);
+    return policy !== false && policyAllowsFilter(policy, filter, this.hubTopics);
+  }
+
+  /** Every message on its way to a client: a granted filter may overlap rejected topics (see topic-policy.ts). */
+  authorizeDelivery(client: ClientInfo, topic: string): boolean {
+    const policy = this.policyFor(client, 'subscribe');
+    return policy !== false && policyAllowsDelivery(policy, topic, this.hubTopics);
   }
 
   clientConnected(client: ClientInfo): void {

@@ -1,8 +1,11 @@
-// Per-device message filters: which topics a device may publish to and which
-// filters it may subscribe to. A policy has an accept list, a reject list, or
-// both: allowed = (no accept list, or accepted) and not rejected.
+// Per-device message filters: which topics a device may publish to, which
+// filters it may subscribe to, and which messages it may then receive. A policy
+// has an accept list, a reject list, or both: allowed = (no accept list, or
+// accepted) and not rejected. The hub's own topics ($hub/..., where hub events
+// are published) are never reached by default: a device reads them only when an
+// accept filter names them.
 import { topicMatches } from '../../firmware/topic';
-import { assertValidFilter, filterCovers, filtersIntersect } from './filter-algebra';
+import { assertValidFilter, filterCovers } from './filter-algebra';
 
 export interface TopicPolicy {
   /** When present, only these filters are allowed. */
@@ -41,14 +44,38 @@ export function policyAllowsTopic(policy: TopicPolicy | undefined, topic: string
 }
 
 /**
- * May a client under `policy` subscribe to `filter`? Strict on purpose: the
- * filter must lie wholly inside an accepted filter, and must not reach any
- * rejected topic at all (so with "reject": ["secret/#"], a subscription to "#"
- * is refused rather than silently leaking secret/...).
+ * The hub's own topics, read only through an accept filter that names them: hub events
+ * ($hub/events/...: device ids, addresses, failed logins) and its counters ($SYS/...:
+ * how many devices, how busy; metrics/sys-topics.ts).
  */
-export function policyAllowsFilter(policy: TopicPolicy | undefined, filter: string): boolean {
+export const HUB_TOPICS = ['$hub/#', '$SYS/#'];
+
+/**
+ * May a client under `policy` subscribe to `filter`? Like Mosquitto's ACLs:
+ * - with an accept list, the filter must lie wholly inside an accepted filter;
+ * - it is refused only when it lies wholly inside one rejected filter. A filter
+ *   that merely overlaps rejected topics (say "#" with "reject": ["secret/#"])
+ *   is granted, and each message is checked on its way out instead
+ *   (policyAllowsDelivery), so nothing rejected reaches the device while a
+ *   monitor subscribed to "#" keeps working;
+ * - a filter inside the hub's topics (`hubTopics`, default $hub/#) needs an
+ *   accept filter that covers it.
+ */
+export function policyAllowsFilter(policy: TopicPolicy | undefined, filter: string, hubTopics: readonly string[] = HUB_TOPICS): boolean {
+  if (!policy?.accept && hubTopics.some((h) => filterCovers(h, filter))) return false;
   if (!policy) return true;
   if (policy.accept && !policy.accept.some((f) => filterCovers(f, filter))) return false;
-  if (policy.reject && policy.reject.some((f) => filtersIntersect(f, filter))) return false;
+  if (policy.reject && policy.reject.some((f) => filterCovers(f, filter))) return false;
   return true;
+}
+
+/**
+ * May a client whose subscribe policy is `policy` receive a message on `topic`?
+ * Asked for every message before it is delivered (retained and queued ones
+ * included): accepted (if there is an accept list), not rejected, and a topic
+ * among the hub's own only when an accept filter matches it.
+ */
+export function policyAllowsDelivery(policy: TopicPolicy | undefined, topic: string, hubTopics: readonly string[] = HUB_TOPICS): boolean {
+  if (!policy?.accept && hubTopics.some((h) => topicMatches(h, topic))) return false;
+  return policyAllowsTopic(policy, topic);
 }

@@ -97,7 +97,11 @@ describe('security/device-security: decisions', () => {
     const c = client({ deviceId: 'd1' });
     assert.equal(sec.authorizeSubscribe(c, 'public/#'), true);
     assert.equal(sec.authorizeSubscribe(c, 'secret/x'), false);
-    assert.equal(sec.authorizeSubscribe(c, '#'), false);
+    assert.equal(sec.authorizeSubscribe(c, '#'), true, 'overlaps secret/#: granted, and checked per message');
+    assert.equal(sec.authorizeDelivery(c, 'public/x'), true);
+    assert.equal(sec.authorizeDelivery(c, 'secret/x'), false);
+    assert.equal(sec.authorizeSubscribe(c, '$hub/events/#'), false, 'no policy names $hub');
+    assert.equal(sec.authorizeDelivery(c, '$hub/events/warning/device/d2'), false);
     reg.setEnabled('d1', false);
     assert.equal(sec.authorizeSubscribe(c, 'public/#'), false, 'the cache notices the change');
     reg.setEnabled('d1', true);
