@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { checkPort, ConfigError, HubConfig, loadConfigFile, LOG_LEVELS, validateConfig } from './config';
+import { checkPort, ConfigError, HubConfig, loadConfigFile, LOG_LEVELS, serverNames, validateConfig } from './config';
 import { HubCA } from './security/ca';
 import { Device, DeviceInput, DeviceRegistry } from './security/device-registry';
 import { parseTopicPolicy, TopicPolicy } from './security/topic-policy';
@@ -33,7 +33,7 @@ function intArg(min: number, max: number) {
 const collect = (v: string, prev: string[] = []) => prev.concat(v);
 
 interface StartFlags {
-  port?: number; tcp?: boolean; tlsPort?: number; wsPort?: number; wsPath?: string; controlPort?: number; controlHost?: string; controlAuth?: boolean;
+  port?: number; tcp?: boolean; tlsPort?: number; tlsName?: string[]; wsPort?: number; wsPath?: string; controlPort?: number; controlHost?: string; controlAuth?: boolean;
   host?: string; dataDir?: string; config?: string; memory?: boolean; allowAnonymous?: boolean; logLevel?: string;
   logFormat?: LogFormat; logFile?: string;
 }
@@ -47,6 +47,11 @@ export function resolveStartConfig(flags: StartFlags, cwd = process.cwd()): HubC
   else if (flags.port !== undefined) l.tcp = { ...l.tcp, port: flags.port };
   else if (!l.tcp && !flags.config) l.tcp = { port: 1883 };
   if (flags.tlsPort !== undefined) l.tls = { ...l.tls, port: flags.tlsPort };
+  if (flags.tlsName !== undefined) {
+    if (!l.tls) throw new ConfigError('--tls-name', 'needs a TLS listener (--tls-port)');
+    if (l.tls.keyFile) throw new ConfigError('--tls-name', 'names are for the certificate the hub CA issues; with listeners.tls.keyFile/certFile your certificate names the hub');
+    l.tls.names = [...(l.tls.names ?? []), ...serverNames(flags.tlsName, '--tls-name')];
+  }
   if (flags.wsPort !== undefined) l.ws = { ...l.ws, port: flags.wsPort };
   if (flags.wsPath !== undefined) {
     if (!l.ws) throw new ConfigError('--ws-path', 'needs a WebSocket listener (--ws-port)');
@@ -149,6 +154,7 @@ export function buildProgram(): Command {
     .option('--port <n>', 'MQTT over TCP port (default 1883 unless a --config sets listeners; 0 = any free port)', portArg)
     .option('--no-tcp', 'no plain TCP listener (e.g. TLS only)')
     .option('--tls-port <n>', 'MQTT over TLS port (off unless given); mutual TLS with the hub CA in the data dir, which also issues the server certificate', portArg)
+    .option('--tls-name <name>', 'a host name or address devices use to reach the hub over TLS, e.g. pi.local (repeatable); the hub CA\'s server certificate names it, with localhost, the host name and the listener\'s addresses (every interface for --host 0.0.0.0)', collect)
     .option('--ws-port <n>', 'MQTT over WebSocket port (off unless given)', portArg)
     .option('--ws-path <path>', 'accept WebSocket upgrades only on this URL path (default: any path)')
     .addOption(new Option('--control-port [n]', `HIL control HTTP JSON API port, ${DEFAULT_CONTROL_PORT} if the flag has no value (off unless given); \`routes\` commands use it; see host-broker/control/README.md`)

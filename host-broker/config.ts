@@ -8,6 +8,7 @@ import type { DeviceInput } from './security/device-registry';
 import { assertValidDeviceId } from './security/device-registry';
 import { parsePasswordHash } from './security/password';
 import { parseTopicPolicy, TopicPolicy } from './security/topic-policy';
+import { checkServerName } from './security/server-names';
 import { validateRoutes } from './routes/config';
 import type { RouteConfig } from './routes/types';
 import { Obj, show, validators } from './validate';
@@ -36,8 +37,11 @@ export interface ControlConfig extends ListenerAddress { token?: string; tokenHa
 export interface HubConfig {
   listeners: {
     tcp?: ListenerAddress;
-    /** keyFile/certFile/caFile: PEM files; when unset, the hub CA issues the server certificate. */
-    tls?: ListenerAddress & { keyFile?: string; certFile?: string; caFile?: string };
+    /**
+     * keyFile/certFile/caFile: PEM files; when unset, the hub CA issues the server certificate,
+     * for the listener's addresses and host name plus `names`.
+     */
+    tls?: ListenerAddress & { keyFile?: string; certFile?: string; caFile?: string; names?: string[] };
     ws?: ListenerAddress & { path?: string };
   };
   control?: ControlConfig;
@@ -100,6 +104,16 @@ function address(v: unknown, field: string, extra: string[] = []): Obj & Listene
   return o as Obj & ListenerAddress;
 }
 
+/** Extra names for the TLS server certificate: host names or IP addresses. */
+export function serverNames(v: unknown, field: string): string[] {
+  if (!Array.isArray(v)) throw new ConfigError(field, `expected a list of host names or IP addresses, got ${show(v)}`);
+  return v.map((n, i) => {
+    const why = typeof n === 'string' ? checkServerName(n) : `expected a host name or an IP address, got ${show(n)}`;
+    if (why) throw new ConfigError(`${field}[${i}]`, why);
+    return n as string;
+  });
+}
+
 function controlConfig(v: unknown): ControlConfig {
   const c = address(v, 'control', ['token', 'tokenHash', 'auth']);
   const token = optString(c, 'token', 'control');
@@ -130,11 +144,14 @@ export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
     onlyKeys(l, 'listeners', ['tcp', 'tls', 'ws']);
     if (l.tcp !== undefined) cfg.listeners.tcp = { ...address(l.tcp, 'listeners.tcp') };
     if (l.tls !== undefined) {
-      const t = address(l.tls, 'listeners.tls', ['keyFile', 'certFile', 'caFile']);
+      const t = address(l.tls, 'listeners.tls', ['keyFile', 'certFile', 'caFile', 'names']);
       const files = ['keyFile', 'certFile', 'caFile'].map((k) => resolveFrom(baseDir, optString(t, k, 'listeners.tls')));
       if ((files[0] === undefined) !== (files[1] === undefined)) throw new ConfigError('listeners.tls', 'give keyFile and certFile together (or neither, to use the hub CA)');
+      const names = t.names === undefined ? undefined : serverNames(t.names, 'listeners.tls.names');
+      if (names && files[0]) throw new ConfigError('listeners.tls.names', 'names are for the certificate the hub CA issues; with keyFile/certFile your certificate names the hub');
       cfg.listeners.tls = { port: t.port, ...(t.host ? { host: t.host } : {}),
-        ...(files[0] ? { keyFile: files[0] } : {}), ...(files[1] ? { certFile: files[1] } : {}), ...(files[2] ? { caFile: files[2] } : {}) };
+        ...(files[0] ? { keyFile: files[0] } : {}), ...(files[1] ? { certFile: files[1] } : {}), ...(files[2] ? { caFile: files[2] } : {}),
+        ...(names ? { names } : {}) };
     }
     if (l.ws !== undefined) {
       const w = address(l.ws, 'listeners.ws', ['path']);

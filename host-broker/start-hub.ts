@@ -2,7 +2,6 @@
 // security, store, broker, TLS from the hub CA, routes, and the HIL control API.
 // The CLI's `start` uses it; so can any tool that wants a whole hub in-process.
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Broker, DEFAULT_LIMITS, type Logger } from './broker';
 import { ConfigError, type HubConfig } from './config';
@@ -22,6 +21,7 @@ import { HubCA } from './security/ca';
 import { DeviceRegistry } from './security/device-registry';
 import { DeviceSecurity } from './security/device-security';
 import { filterCovers } from './security/filter-algebra';
+import { serverCertNames } from './security/server-names';
 import { HUB_TOPICS } from './security/topic-policy';
 import { DEFAULT_EVENTS } from './events';
 import type { ListenOptions } from './server';
@@ -59,13 +59,6 @@ export interface RunningHub {
 }
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-
-/** Host names the TLS server certificate must cover for a listener bound to `host`. */
-function tlsHosts(host: string): string[] {
-  const names = new Set(['localhost', '127.0.0.1', '::1', os.hostname()]);
-  if (host !== '0.0.0.0' && host !== '::') names.add(host);
-  return [...names];
-}
 
 export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): Promise<RunningHub> {
   const log = opts.logger ?? silent;
@@ -137,7 +130,9 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
         ca = l.tls.caFile ? fs.readFileSync(l.tls.caFile, 'utf8') : HubCA.loadOrCreate(dataDir).certPem;
       } else {
         const hubCa = HubCA.loadOrCreate(dataDir);
-        const server = hubCa.loadOrIssueServerCert(dataDir, tlsHosts(host));
+        const names = serverCertNames(host, l.tls.names ?? []);
+        const server = hubCa.loadOrIssueServerCert(dataDir, names);
+        log.info({ tlsNames: names, reissued: server.reissued }, server.reissued ? 'issued the TLS server certificate from the hub CA' : 'TLS server certificate from the hub CA');
         key = server.keyPem; cert = server.certPem;
         ca = l.tls.caFile ? fs.readFileSync(l.tls.caFile, 'utf8') : hubCa.certPem;
       }
