@@ -163,7 +163,7 @@ export function buildProgram(): Command {
     .option('--no-control-auth', 'no token for the control API and console (allowed only on a loopback --control-host; by default the hub makes a token at first start and prints it once)')
     .option('--host <addr>', `bind address of the MQTT listeners (default ${DEFAULT_HOST})`)
     .option('--data-dir <dir>', `data directory: SQLite store, device registry, hub CA (default ./${DEFAULT_DATA_DIR})`)
-    .option('--config <file>', 'JSON config: listeners, control, devices, filters, limits, events, routes, log (flags override it)')
+    .option('--config <file>', 'JSON config: listeners, control, devices, filters, limits, events, routes, log, metrics, authThrottle (flags override it); every field: docs/config.md')
     .option('--memory', 'keep sessions, queued and retained messages in memory only (lost on exit); devices and the CA stay in the data dir')
     .option('--allow-anonymous', 'let clients without credentials connect (off by default)')
     .addOption(new Option('--log-level <level>', 'log level (default info)').choices(LOG_LEVELS))

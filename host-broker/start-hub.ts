@@ -19,6 +19,7 @@ import { RouteManager } from './routes/manager';
 import { AuthFailureThrottle } from './security/auth-throttle';
 import { HubCA } from './security/ca';
 import { DeviceRegistry } from './security/device-registry';
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_SYS_INTERVAL } from './defaults';
 import { DeviceSecurity } from './security/device-security';
 import { filterCovers } from './security/filter-algebra';
 import { serverCertNames } from './security/server-names';
@@ -29,12 +30,7 @@ import { MemoryStore } from './store/memory';
 import { SqliteStore } from './store/sqlite';
 import { HUB_VERSION } from './version';
 
-export const DEFAULT_DATA_DIR = '.hub-data';
-export const DEFAULT_HOST = '127.0.0.1';
-/** The control API's port when `start --control-port` is given without one, and where `routes ...` commands look. */
-export const DEFAULT_CONTROL_PORT = 8081;
-/** Seconds between $SYS updates unless metrics.sysInterval says otherwise (Mosquitto's sys_interval default). */
-export const DEFAULT_SYS_INTERVAL = 10;
+export { DEFAULT_CONTROL_PORT, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_SYS_INTERVAL } from './defaults';
 
 export interface RunningHub {
   broker: Broker;

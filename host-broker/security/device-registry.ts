@@ -54,10 +54,14 @@ interface Row {
   publish_policy: string | null; subscribe_policy: string | null; created_at: number; updated_at: number;
 }
 
+/** What is wrong with a device id, or null. */
+export function deviceIdProblem(id: unknown): string | null {
+  return typeof id === 'string' && ID_RE.test(id) ? null : `expected 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, got ${JSON.stringify(id)}`;
+}
+
 export function assertValidDeviceId(id: unknown, field = 'id'): asserts id is string {
-  if (typeof id !== 'string' || !ID_RE.test(id)) {
-    throw new Error(`${field}: expected 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, got ${JSON.stringify(id)}`);
-  }
+  const why = deviceIdProblem(id);
+  if (why) throw new Error(`${field}: ${why}`);
 }
 
 /** Upper-case colon form, as Node reports `fingerprint256`; accepts plain hex too. */
@@ -68,12 +72,17 @@ export function normalizeFingerprint(fp: string, field = 'certFingerprint'): str
   return norm;
 }
 
+/** What is wrong with a user name, or null. */
+export function usernameProblem(u: unknown): string | null {
+  return typeof u !== 'string' || u.length === 0 || u.length > 1024 || u.indexOf('\u0000') >= 0
+    ? 'expected a non-empty string without U+0000, at most 1024 characters' : null;
+}
+
 function checkUsername(u: unknown): string | null {
   if (u === undefined || u === null) return null;
-  if (typeof u !== 'string' || u.length === 0 || u.length > 1024 || u.indexOf('\u0000') >= 0) {
-    throw new Error('username: expected a non-empty string without U+0000, at most 1024 characters');
-  }
-  return u;
+  const why = usernameProblem(u);
+  if (why) throw new Error(`username: ${why}`);
+  return u as string;
 }
 
 function checkBool(v: unknown, field: string): boolean | undefined {

@@ -3,7 +3,6 @@
 // (covers)?
 // The `$` rule holds throughout: a leading `+` or `#` never matches a topic
 // whose first level starts with `$` [MQTT-4.7.2-1].
-import { checkFilter } from '../../firmware/topic';
 
 function isDollar(level: string | undefined): boolean {
   return level !== undefined && level !== '+' && level !== '#' && level.charAt(0) === '$';
@@ -24,11 +23,4 @@ export function filterCovers(outer: string, inner: string): boolean {
     }
     if (f[i] !== s[i]) return false; // literal vs different literal, or literal vs '+'
   }
-}
-
-/** Throws an Error naming `field` unless `filter` is a valid MQTT 3.1.1 topic filter. */
-export function assertValidFilter(filter: unknown, field: string): asserts filter is string {
-  if (typeof filter !== 'string') throw new Error(`${field}: expected a topic filter string, got ${typeof filter}`);
-  const problem = checkFilter(filter);
-  if (problem) throw new Error(`${field}: ${problem} (in ${JSON.stringify(filter)})`);
 }

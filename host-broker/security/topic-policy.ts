@@ -4,8 +4,9 @@
 // accepted) and not rejected. The hub's own topics ($hub/..., where hub events
 // are published) are never reached by default: a device reads them only when an
 // accept filter names them.
-import { topicMatches } from '../../firmware/topic';
-import { assertValidFilter, filterCovers } from './filter-algebra';
+import { checkFilter, topicMatches } from '../../firmware/topic';
+import { validate, type Schema } from '../config-schema';
+import { filterCovers } from './filter-algebra';
 
 export interface TopicPolicy {
   /** When present, only these filters are allowed. */
@@ -14,25 +15,29 @@ export interface TopicPolicy {
   reject?: string[];
 }
 
+/** An error in a policy: "<field>: <what was expected>". */
+class PolicyError extends Error {
+  constructor(readonly field: string, expected: string) { super(`${field}: ${expected}`); }
+}
+
+const filterList = (what: string, example: string[]): Schema => ({
+  kind: 'list', expected: 'an array of topic filters', example, doc: what,
+  of: { kind: 'string', type: 'a topic filter', doc: 'an MQTT topic filter', check: (f) => { const why = checkFilter(f); return why ? `${why} (in ${JSON.stringify(f)})` : null; } },
+});
+
+/** A policy as config files, the CLI and the control API give it. */
+export const POLICY_SCHEMA: Schema = {
+  kind: 'object', doc: 'Topic filters: `accept` (when present, only these), `reject` (never these, even when accepted).',
+  fields: {
+    accept: filterList('When present, only topics matching one of these filters are allowed.', ['devices/dev1/#']),
+    reject: filterList('Topics matching one of these are never allowed, even when accepted.', ['devices/+/secret/#']),
+  },
+};
+
 /** Validate a policy read from config, the CLI or the database; returns a clean copy or throws naming the field. */
 export function parseTopicPolicy(value: unknown, field: string): TopicPolicy | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new Error(`${field}: expected an object like {"accept": ["a/#"]} or {"reject": ["b/+"]}`);
-  }
-  const v = value as Record<string, unknown>;
-  for (const key of Object.keys(v)) {
-    if (key !== 'accept' && key !== 'reject') throw new Error(`${field}.${key}: unknown key; expected "accept" and/or "reject"`);
-  }
-  const out: TopicPolicy = {};
-  for (const key of ['accept', 'reject'] as const) {
-    const list = v[key];
-    if (list === undefined) continue;
-    if (!Array.isArray(list)) throw new Error(`${field}.${key}: expected an array of topic filters`);
-    list.forEach((f, i) => assertValidFilter(f, `${field}.${key}[${i}]`));
-    out[key] = list.slice() as string[];
-  }
-  return out;
+  return validate(POLICY_SCHEMA, value, field, { Err: PolicyError }) as TopicPolicy;
 }
 
 /** May a client under `policy` publish to `topic` (a topic name, no wildcards)? */

@@ -30,7 +30,7 @@ describe('config: validation and flags', () => {
     [{ devices: [{ id: 'a' }, { id: 'a' }] }, /^devices\[1\]\.id: device "a" appears twice/],
     [{ devices: [{ id: 'a', enabled: 'yes' }] }, /^devices\[0\]\.enabled: expected true or false/],
     [{ devices: [{ id: 'a', publish: { accept: ['x/#/y'] } }] }, /^devices\[0\]\.publish\.accept\[0\]: filter: '\+' and '#' must be whole levels/],
-    [{ filters: { publish: { allow: [] } } }, /^filters\.publish\.allow: unknown key/],
+    [{ filters: { publish: { allow: [] } } }, /^filters\.publish\.allow: unknown field \(expected one of: accept, reject\)/],
     [{ limits: { maxConnections: 0 } }, /^limits\.maxConnections: expected an integer 1\.\./],
     [{ limits: { keepaliveMin: 100, keepaliveMax: 10 } }, /^limits\.keepaliveMin: must not be above/],
     [{ events: { prefix: '$hub/#' } }, /^events\.prefix: expected a topic prefix/],
