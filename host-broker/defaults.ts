@@ -8,3 +8,5 @@ export const DEFAULT_CONTROL_PORT = 8081;
 export const DEFAULT_SYS_INTERVAL = 10;
 /** MQTT over TCP when neither flags nor a config file name a listener. */
 export const DEFAULT_TCP_PORT = 1883;
+/** Where `routes` and `devices` commands look for a running hub's control API. */
+export const DEFAULT_CONTROL_URL = `http://${DEFAULT_HOST}:${DEFAULT_CONTROL_PORT}`;

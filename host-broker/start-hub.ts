@@ -157,7 +157,7 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
       control = createControl(broker, { routes });
       const watch = new HubWatch(broker);
       // /metrics sits behind the same token as the rest: a Prometheus scrape sends it as a bearer token.
-      controlServer = await startControlServer(control, { port: cfg.control.port, host, security, auth,
+      controlServer = await startControlServer(control, { port: cfg.control.port, host, security, auth, dataDir,
         extensions: [consoleExtension({ control, watch, security, dataDir }), ...(prometheus ? [metricsExtension(metrics)] : [])] });
       ports.control = controlServer.port;
       const c = control; const s = controlServer;
