@@ -106,6 +106,9 @@ export class DeviceRegistry {
   private localRevision = 0;
   /** data_version as read in this synchronous run (see revision()). */
   private dataVersion: number | undefined;
+  /** The last revision() answer and what it was made of: no new string per call. */
+  private revisionOf: [number, number] = [-1, -1];
+  private revisionText = '';
   private readonly stmts: ReturnType<DeviceRegistry['prepare']>;
 
   constructor(opts: RegistryOptions) {
@@ -170,7 +173,11 @@ export class DeviceRegistry {
       this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
       queueMicrotask(() => { this.dataVersion = undefined; });
     }
-    return `${this.dataVersion}.${this.localRevision}`;
+    if (this.dataVersion !== this.revisionOf[0] || this.localRevision !== this.revisionOf[1]) {
+      this.revisionOf = [this.dataVersion, this.localRevision];
+      this.revisionText = `${this.dataVersion}.${this.localRevision}`;
+    }
+    return this.revisionText;
   }
 
   get(id: string): Device | undefined {

@@ -33,6 +33,9 @@ export interface DeviceSecurityOptions {
 
 type Refusal = Extract<AuthResult, { ok: false }>;
 
+/** Remembered authorizeDelivery answers, all devices together, before the memo starts afresh. */
+const DELIVERY_MEMO_ENTRIES = 100_000;
+
 /** `deviceId`: the device the refusal is about, when one is known (its hub event is filed under it). */
 function refuse(returnCode: 4 | 5, event: HubEvent['kind'], reason: string, deviceId?: string): Refusal {
   return deviceId === undefined ? { ok: false, returnCode, reason, event } : { ok: false, returnCode, reason, event, deviceId };
@@ -48,6 +51,11 @@ export class DeviceSecurity implements BrokerHooks {
   private readonly connected = new Map<number, ClientInfo>();
   private cache = new Map<string, Device | null>();
   private cacheRevision = '';
+  /** authorizeDelivery answers by device id ('' = no device) and topic, for this registry revision. */
+  private deliveryMemo = new Map<string, Map<string, boolean>>();
+  private deliveryMemoSize = 0;
+  /** Some hub topic does not start with '$' (a custom events prefix): no fast path for policy-less clients. */
+  private readonly hubTopicsElsewhere: boolean;
   private watchTimer?: NodeJS.Timeout;
   private dummyHash?: string;
   private readonly throttle?: AuthFailureThrottle;
@@ -57,6 +65,7 @@ export class DeviceSecurity implements BrokerHooks {
     this.allowAnonymous = opts.allowAnonymous ?? false;
     this.defaults = opts.defaults ?? {};
     this.hubTopics = opts.hubTopics ?? HUB_TOPICS;
+    this.hubTopicsElsewhere = this.hubTopics.some((f) => f.charCodeAt(0) !== 0x24);
     this.broker = opts.broker;
     this.throttle = opts.throttle;
     const every = opts.watchIntervalMs ?? 1000;
@@ -173,10 +182,25 @@ export class DeviceSecurity implements BrokerHooks {
     return policy !== false && policyAllowsFilter(policy, filter, this.hubTopics);
   }
 
-  /** Every message on its way to a client: a granted filter may overlap rejected topics (see topic-policy.ts). */
+  /**
+   * Every message on its way to a client: a granted filter may overlap rejected topics
+   * (see topic-policy.ts). Asked per delivery, so answers are remembered per device and
+   * topic (devices publish to the same topics over and over) until the registry changes.
+   */
   authorizeDelivery(client: ClientInfo, topic: string): boolean {
-    const policy = this.policyFor(client, 'subscribe');
-    return policy !== false && policyAllowsDelivery(policy, topic, this.hubTopics);
+    const policy = this.policyFor(client, 'subscribe'); // also drops the memo when the registry changed
+    if (policy === false) return false;
+    if (policy === undefined && !this.hubTopicsElsewhere && topic.charCodeAt(0) !== 0x24) return true; // no policy, not a $ topic
+    const owner = client.deviceId ?? '';
+    let byTopic = this.deliveryMemo.get(owner);
+    if (!byTopic) this.deliveryMemo.set(owner, (byTopic = new Map()));
+    let ok = byTopic.get(topic);
+    if (ok === undefined) {
+      ok = policyAllowsDelivery(policy, topic, this.hubTopics);
+      if (++this.deliveryMemoSize > DELIVERY_MEMO_ENTRIES) { this.deliveryMemo.clear(); this.deliveryMemoSize = 1; this.deliveryMemo.set(owner, byTopic = new Map()); }
+      byTopic.set(topic, ok);
+    }
+    return ok;
   }
 
   clientConnected(client: ClientInfo): void {
@@ -241,6 +265,8 @@ export class DeviceSecurity implements BrokerHooks {
     const rev = this.registry.revision();
     if (rev !== this.cacheRevision) {
       this.cache.clear();
+      this.deliveryMemo.clear();
+      this.deliveryMemoSize = 0;
       this.cacheRevision = rev;
     }
     let d = this.cache.get(id);
