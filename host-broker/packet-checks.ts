@@ -146,7 +146,7 @@ function checkConnect(r: Reader, flags: number): CheckResult {
   const proto = r.str('protocol name');
   const level = r.u8('the protocol level');
   const v31 = proto === MQTT31_NAME;
-  if (proto !== 'MQTT' && !v31) throw new Bad(`protocol name ${JSON.stringify(proto)} is not "MQTT" [MQTT-3.1.2-1]`);
+  if (proto !== 'MQTT' && !v31) throw new Bad(`protocol name ${JSON.stringify(proto)} is not "MQTT" (nor "MQIsdp", MQTT 3.1) [MQTT-3.1.2-1]`);
   if ((v31 && level !== MQTT31_LEVEL) || (!v31 && level !== 4)) {
     return { kind: 'unsupported_protocol', message: `protocol ${proto} level ${level} is not supported; this hub speaks MQTT 3.1.1 (MQTT level 4) and MQTT 3.1 (MQIsdp level 3) [MQTT-3.1.2-2]` };
   }
