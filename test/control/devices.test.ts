@@ -50,7 +50,7 @@ describe('control: device endpoints', function () {
   it('refuses bad input naming the field (400), an id in use (409), an unknown device (404), unknown fields', async () => {
     assert.deepEqual(await status(api.addDevice({ id: 'bad id' })), [400, 'device.id: expected 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, got "bad id"']);
     assert.deepEqual(await status(api.addDevice({ id: 'd1' })), [409, 'device.id: device d1 exists']);
-    assert.match((await status(api.addDevice({ id: 'x', publish: { accept: ['a/#/b'] } })))[1], /^device\.publish\.accept\[0\]: filter: '#'/);
+    assert.match((await status(api.addDevice({ id: 'x', publish: { accept: ['a/#/b'] } })))[1], /^device\.publish\.accept\[0\]: filter: .*'#'/);
     assert.match((await status(api.addDevice({ id: 'x', pasword: 'typo' } as any)))[1], /^device\.pasword: unknown field/);
     assert.match((await status(api.addDevice({ id: 'x', passwordHash: 'plain' })))[1], /^device\.passwordHash: expected "scrypt\$N\$r\$p\$salt\$key"/);
     assert.match((await status(api.addDevice({ id: 'x2', username: 'u1' })))[1], /username: already used by another device/);
