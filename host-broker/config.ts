@@ -135,7 +135,7 @@ export const DEVICE_SCHEMA: Schema = {
     certCN: { kind: 'string', doc: 'Subject CN its client certificate carries.', default: 'the id', example: 'esp32-kitchen' },
     allowInsecure: { kind: 'bool', doc: '`false`: accepted only over TLS with its client certificate (`tls_required` otherwise).', default: 'true', example: false },
     publish: { ...POLICY_SCHEMA, doc: 'What it may publish to. A refused PUBLISH is acknowledged and dropped (`unauthorized_topic`).', default: '`filters.publish`' },
-    subscribe: { ...POLICY_SCHEMA, doc: 'What it may subscribe to and receive: see docs/security.md. `$hub/...` (hub events) only through an `accept` filter that names it.', default: '`filters.subscribe`' },
+    subscribe: { ...POLICY_SCHEMA, doc: 'What it may subscribe to and receive: see docs/security.md. The hub\'s topics, `$hub/...` (hub events) and `$SYS/...` (counters), only through an `accept` filter that names them.', default: '`filters.subscribe`' },
   },
 };
 
@@ -218,7 +218,7 @@ export const HUB_CONFIG_SCHEMA: Schema = {
       kind: 'object', doc: 'Policies for anonymous clients and for devices without a policy of their own.',
       fields: {
         publish: { ...POLICY_SCHEMA, doc: 'Default publish policy.', default: 'none: any topic but `$...`' },
-        subscribe: { ...POLICY_SCHEMA, doc: 'Default subscribe policy.', default: 'none: any filter but the hub\'s `$hub/...`' },
+        subscribe: { ...POLICY_SCHEMA, doc: 'Default subscribe policy.', default: 'none: any filter but the hub\'s `$hub/...` and `$SYS/...`' },
       },
     },
     limits: {
@@ -300,16 +300,19 @@ export function validateConfig(raw: unknown, baseDir?: string): HubConfig {
     routes: v.routes ?? [], log: v.log ?? {}, metrics: v.metrics ?? {}, authThrottle: v.authThrottle ?? {} };
 }
 
-/** Validate one device (control API `POST /devices`); `field` prefixes errors. */
+/**
+ * Validate one device from a request (control API `POST /devices`): errors name the
+ * field as it is in the request ("id: ..."), the object itself as `field`.
+ */
 export function validateDevice(raw: unknown, field = 'device'): DeviceInput {
-  return validate(DEVICE_SCHEMA, raw, field, { Err: ConfigError }) as DeviceInput;
+  return validate(DEVICE_SCHEMA, raw, field, { Err: ConfigError }, field) as DeviceInput;
 }
 
 /** The same, for a change to a device (`PATCH /devices/:id`): every field optional, the id not among them. */
 export function validateDevicePatch(raw: unknown, field = 'device'): Omit<DeviceInput, 'id'> {
   if (DEVICE_SCHEMA.kind !== 'object') throw new Error('DEVICE_SCHEMA is an object schema');
   const { id: _id, ...fields } = DEVICE_SCHEMA.fields;
-  return validate({ ...DEVICE_SCHEMA, required: [], fields }, raw, field, { Err: ConfigError }) as Omit<DeviceInput, 'id'>;
+  return validate({ ...DEVICE_SCHEMA, required: [], fields }, raw, field, { Err: ConfigError }, field) as Omit<DeviceInput, 'id'>;
 }
 
 /** Read and validate a config file; errors start with the file name. */

@@ -8,6 +8,7 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { listenError } from '../listen-error';
 import { validateDevice, validateDevicePatch } from '../config';
+import type { DeviceInput } from '../security/device-registry';
 import { RouteConfigError } from '../routes/config';
 import type { DeadLetter } from '../routes/queue';
 import type { DeviceSecurity } from '../security/device-security';
@@ -106,6 +107,23 @@ export function field<T>(body: any, name: string, check: (v: unknown) => boolean
 
 const isNonNegInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
 
+/**
+ * A new device from a request body: the device fields of the config file (docs/config.md;
+ * send passwordHash rather than password), and what the console's form sends besides:
+ * `requireTls` (for allowInsecure: false) and empty strings for fields left blank.
+ */
+function deviceFromBody(body: any): DeviceInput {
+  const b: Record<string, unknown> = { ...body };
+  for (const k of Object.keys(b)) if (b[k] === '') delete b[k];
+  if (b.requireTls !== undefined) {
+    if (typeof b.requireTls !== 'boolean') throw new HttpError(400, `requireTls: expected true or false, got ${JSON.stringify(b.requireTls)}`);
+    if (b.allowInsecure !== undefined) throw new HttpError(400, 'requireTls: give requireTls or allowInsecure, not both');
+    b.allowInsecure = !b.requireTls;
+    delete b.requireTls;
+  }
+  return validateDevice(b, 'device');
+}
+
 /** A registry or validation error is the caller's: 400 with its "<field>: <expected>" message. */
 function badInput<T>(fn: () => T): T {
   try { return fn(); } catch (err: any) {
@@ -201,8 +219,8 @@ function routes(control: Control, security?: DeviceSecurity, dataDir?: string): 
   add('GET', '/devices/:id', ({ params }) => existing(needSecurity(), params[0]));
   add('POST', '/devices', ({ body }) => {
     const sec = needSecurity();
-    const input = badInput(() => validateDevice(body, 'device'));
-    if (sec.registry.get(input.id)) throw new HttpError(409, `device.id: device ${input.id} exists`);
+    const input = badInput(() => deviceFromBody(body));
+    if (sec.registry.get(input.id)) throw new HttpError(409, `id: device ${input.id} exists`);
     return badInput(() => sec.registry.add(input));
   }, 201);
   add('PATCH', '/devices/:id', ({ params, body }) => {

@@ -48,18 +48,19 @@ describe('control: device endpoints', function () {
   });
 
   it('refuses bad input naming the field (400), an id in use (409), an unknown device (404), unknown fields', async () => {
-    assert.deepEqual(await status(api.addDevice({ id: 'bad id' })), [400, 'device.id: expected 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, got "bad id"']);
-    assert.deepEqual(await status(api.addDevice({ id: 'd1' })), [409, 'device.id: device d1 exists']);
-    assert.match((await status(api.addDevice({ id: 'x', publish: { accept: ['a/#/b'] } })))[1], /^device\.publish\.accept\[0\]: filter: .*'#'/);
+    assert.deepEqual(await status(api.addDevice({ id: 'bad id' })), [400, 'id: expected 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, got "bad id"']);
+    assert.deepEqual(await status(api.addDevice({ id: 'd1' })), [409, 'id: device d1 exists']);
+    assert.match((await status(api.addDevice({ id: 'x', publish: { accept: ['a/#/b'] } })))[1], /^publish\.accept\[0\]: filter: .*'#'/);
     assert.match((await status(api.addDevice({ id: 'x', pasword: 'typo' } as any)))[1], /^device\.pasword: unknown field/);
-    assert.match((await status(api.addDevice({ id: 'x', passwordHash: 'plain' })))[1], /^device\.passwordHash: expected "scrypt\$N\$r\$p\$salt\$key"/);
+    assert.match((await status(api.addDevice({ id: 'x', requireTls: 'yes' } as any)))[1], /^requireTls: expected true or false/, 'the console form\'s requireTls');
+    assert.match((await status(api.addDevice({ id: 'x', passwordHash: 'plain' })))[1], /^passwordHash: expected "scrypt\$N\$r\$p\$salt\$key"/);
     assert.match((await status(api.addDevice({ id: 'x2', username: 'u1' })))[1], /username: already used by another device/);
     assert.deepEqual(await status(api.device('ghost')), [404, 'device ghost does not exist']);
     assert.deepEqual(await status(api.updateDevice('ghost', { name: 'x' })), [404, 'device ghost does not exist']);
     assert.deepEqual(await status(api.removeDevice('ghost')), [404, 'device ghost does not exist']);
     assert.match((await status(api.updateDevice('d1', { id: 'other' } as any)))[1], /^device\.id: unknown field/);
     assert.equal((await raw(hub.controlServer!.url, 'PATCH', '/devices/d1', '[1]')).status, 401, 'the device endpoints are behind the token');
-    assert.deepEqual(await status(new ControlClient(hub.controlServer!.url, { token: 'not-the-token' }).addDevice({ id: 'x' })), [401, 'unauthorized: a valid token is required (the token given (--token or HOST_BROKER_TOKEN) is not this hub\'s)']);
+    assert.deepEqual(await status(new ControlClient(hub.controlServer!.url, { token: 'not-the-token' }).addDevice({ id: 'x' })), [401, 'authorization: wrong token (the token given (--token or HOST_BROKER_TOKEN) is not this hub\'s)']);
   });
 
   it('PATCH /devices/:id changes a password: the old one is refused, the new one works', async () => {
