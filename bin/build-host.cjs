@@ -86,8 +86,27 @@ function build() {
 
 function sleepMs(ms) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); }
 
-/** Builds when stale; one process at a time (the others wait, then find it current). Returns why it built, or ''. */
-function ensureHostBuilt(log = (line) => process.stderr.write(line + '\n')) {
+/** Errors that mean this checkout is read-only for us (a service in its sandbox, another user's install). */
+const READ_ONLY = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/**
+ * Builds when stale; one process at a time (the others wait, then find it current).
+ * Returns why it built, or ''. Where the checkout cannot be written, a stale build
+ * still runs, with a warning saying how to rebuild; a missing one is an error.
+ */
+function ensureHostBuilt(log = (line) => process.stderr.write(line + '\n'), rebuild = buildLocked) {
+  const why = staleReason();
+  if (!why) return '';
+  try {
+    return rebuild(log);
+  } catch (err) {
+    if (!READ_ONLY.has(err.code) || !fs.existsSync(STAMP)) throw err;
+    log(`host-broker: warning: build/ is out of date (${why}) and cannot be rebuilt here (${err.code}); running it as it is. Rebuild with \`npm run build:host\` (or \`npm ci\`) as the checkout's owner.`);
+    return '';
+  }
+}
+
+function buildLocked(log) {
   let why = staleReason();
   if (!why) return '';
   const deadline = Date.now() + 60000;

@@ -114,6 +114,8 @@ export class Broker extends EventEmitter {
   /** Traffic counters since start (metrics read them). */
   readonly stats = new BrokerStats();
   private hooks: BrokerHooks[];
+  /** The hooks with authorizeDelivery, asked per message: kept apart so the common case (none) costs nothing. */
+  private deliveryHooks: BrokerHooks[] = [];
   private listeners_: Listeners;
   private conns = new Set<Connection>();
   private sessions_ = new Map<string, Session>();
@@ -131,6 +133,7 @@ export class Broker extends EventEmitter {
     this.events = { ...DEFAULT_EVENTS, ...opts.events };
     this.log = opts.logger ?? silentLogger;
     this.hooks = [...(opts.hooks ?? [])];
+    this.hooksChanged();
     this.retained = new RetainedMessages(this.store);
     this.listeners_ = new Listeners((stream, info) => this.accept(stream, info));
     this.store.onCommitFailure((err) => this.storeFailed(err));
@@ -177,11 +180,14 @@ export class Broker extends EventEmitter {
     }
   }
 
-  addHooks(h: BrokerHooks): void { this.hooks.push(h); }
+  addHooks(h: BrokerHooks): void { this.hooks.push(h); this.hooksChanged(); }
   removeHooks(h: BrokerHooks): void {
     const i = this.hooks.indexOf(h);
     if (i >= 0) this.hooks.splice(i, 1);
+    this.hooksChanged();
   }
+
+  private hooksChanged(): void { this.deliveryHooks = this.hooks.filter((h) => h.authorizeDelivery); }
 
   /** Publishes as the hub itself (hub events, control API). Resolves once QoS 1/2 deliveries are stored (committed). */
   async publish(m: PublishOptions): Promise<void> {
@@ -356,6 +362,20 @@ export class Broker extends EventEmitter {
     return true;
   }
 
+  /** @internal May this message go to this client now? (authorizeDelivery hooks; a throwing hook says no.) */
+  mayDeliver(client: ClientInfo, topic: string): boolean {
+    const hooks = this.deliveryHooks;
+    for (let i = 0; i < hooks.length; i++) {
+      try {
+        if (!hooks[i].authorizeDelivery!(client, topic)) return false;
+      } catch (err) {
+        this.log.error({ err }, 'a broker hook threw');
+        return false;
+      }
+    }
+    return true;
+  }
+
   /**
    * @internal Gives the connection its session: takes over a connected one with
    * the same client id, discards it for clean session, or resumes it.
@@ -420,8 +440,12 @@ export class Broker extends EventEmitter {
     const conn = s.conn;
     if (!conn || conn.state !== 'connected') return;
     if (s.queuedCount === 0 || s.inflightCount >= this.limits.maxInflightPerClient) return;
+    // Queued messages are checked as they leave: the policy may have changed since, or the
+    // message was queued for an offline session whose client the hub did not know yet.
+    const deliverable = this.deliveryHooks.length > 0 ? (m: OutboundMessage) => this.mayDeliver(conn.info, m.topic) : undefined;
+    const max = this.limits.maxInflightPerClient;
     // A clean session writes nothing to the store: no transaction to open.
-    const toSend = s.persistent ? this.store.transaction(() => s.takeForSending(this.limits.maxInflightPerClient)) : s.takeForSending(this.limits.maxInflightPerClient);
+    const toSend = s.persistent ? this.store.transaction(() => s.takeForSending(max, deliverable)) : s.takeForSending(max, deliverable);
     if (s.overflowReported && s.belowHalf(this.queueBounds)) s.overflowReported = false;
     for (const m of toSend) conn.send(this.publishPacket(m, false));
   }
@@ -460,7 +484,8 @@ export class Broker extends EventEmitter {
     if (immediate.length > 0) {
       // One packet object for every QoS 0 delivery: the bytes are the same for each subscriber.
       const packet: Packet = { cmd: 'publish', topic: msg.topic, payload: msg.payload, qos: 0, retain: false, dup: false };
-      for (const conn of immediate) conn.send(packet);
+      const check = this.deliveryHooks.length > 0;
+      for (const conn of immediate) if (!check || this.mayDeliver(conn.info, msg.topic)) conn.send(packet);
     }
     for (const s of touched) this.pump(s);
     for (const s of overflowed) {
@@ -486,7 +511,8 @@ export class Broker extends EventEmitter {
   /** @internal Retained messages for a new subscription, with RETAIN set [MQTT-3.3.1-6/8]. */
   sendRetained(conn: Connection, filter: string, grantedQos: QoS): void {
     const s = conn.session!;
-    const msgs = this.retained.match(filter);
+    let msgs = this.retained.match(filter);
+    if (this.deliveryHooks.length > 0) msgs = msgs.filter((m) => this.mayDeliver(conn.info, m.topic));
     if (msgs.length === 0) return;
     const later: Packet[] = [];
     this.store.transaction(() => {

@@ -13,6 +13,7 @@ import { decodeChecked } from './packet-decoder';
 import type { Session } from './session';
 import type { Broker } from './broker';
 import { HANDLERS } from './handlers';
+import { canonicalFrom31, isMqtt31Connect, MQTT31_LEVEL } from './mqtt31';
 
 export type ConnState = 'new' | 'connecting' | 'connected' | 'closed';
 
@@ -52,6 +53,8 @@ export class Connection {
   readonly info: ClientInfo;
   session: Session | null = null;
   will: Will | null = null;
+  /** The protocol level the client's CONNECT asked for: 4 (MQTT 3.1.1) or 3 (MQTT 3.1, see mqtt31.ts). */
+  level = 4;
   /** Keepalive the server enforces, in seconds (the client's, clamped to the limits); 0 = none. */
   keepalive = 0;
   closeReason = '';
@@ -106,6 +109,12 @@ export class Connection {
       objectId: device ?? (this.info.clientId || this.info.remoteAddress || `conn-${this.info.connId}`),
       ...(packet ? { packet: packetSummary(packet) } : {}),
     });
+  }
+
+  /** A packet broke a rule: raise a hub event naming it and close the connection (the Will fires) [MQTT-4.8.0-1]. */
+  violation(kind: 'malformed_packet' | 'protocol_violation', message: string, packet?: Packet | { cmd: string }): void {
+    this.event(kind, 'warning', message, packet);
+    this.close(message, { will: true });
   }
 
   private endOfStream(reason: string): void {
@@ -175,9 +184,10 @@ export class Connection {
       return;
     }
     this.broker.stats.packetsReceived++;
+    if (this.state === 'new' && f.header >> 4 === 1 && isMqtt31Connect(f)) this.level = MQTT31_LEVEL;
     let packet = decodeHot(f);
     if (!packet) {
-      const bad = checkFrame(f);
+      const bad = checkFrame(f, this.level);
       if (bad) {
         if (bad.kind === 'unsupported_protocol') {
           this.write({ cmd: 'connack', returnCode: 1, sessionPresent: false });
@@ -208,7 +218,7 @@ export class Connection {
   /** A frame checkFrame() passed; a decoder failure here would be a gap in the checks, reported as malformed. */
   private decode(f: Frame): Packet | null {
     try {
-      return decodeChecked(f);
+      return decodeChecked(this.level === MQTT31_LEVEL ? { ...f, bytes: canonicalFrom31(f) } : f);
     } catch (err) {
       const msg = `${packetName(f.header)} could not be decoded: ${(err as Error).message}`;
       this.event('malformed_packet', 'warning', msg, { cmd: packetName(f.header).toLowerCase() });

@@ -80,6 +80,12 @@ export interface BrokerHooks {
   authorizePublish?(client: ClientInfo, topic: string, isWill: boolean): boolean;
   /** May this client subscribe to this filter? false makes SUBACK 0x80 for it. */
   authorizeSubscribe?(client: ClientInfo, filter: string): boolean;
+  /**
+   * May this client receive this message? Asked for every message routed to it,
+   * retained ones included, just before it is sent (a granted filter may overlap
+   * topics the client must not read); false drops it for this client, silently.
+   */
+  authorizeDelivery?(client: ClientInfo, topic: string): boolean;
   /** Every decoded packet from a client, before the core acts on it (transcripts, fault injection). */
   packetIn?(client: ClientInfo, packet: Packet): PacketVerdict;
   /** Every packet the core is about to send to a client. */

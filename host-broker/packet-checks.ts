@@ -1,8 +1,11 @@
 // Strict checks on a whole frame's bytes, for what mqtt-packet lets through:
-// exact lengths, reserved flags, packet id 0, UTF-8 well-formedness and U+0000,
-// wildcards in topic names, empty SUBSCRIBE/UNSUBSCRIBE, CONNECT flag rules.
+// exact lengths, reserved flags, packet id 0, UTF-8 well-formedness, U+0000 and
+// the code points [MQTT-1.5.3] lets a receiver refuse (control characters,
+// non-characters), wildcards in topic names, empty SUBSCRIBE/UNSUBSCRIBE,
+// CONNECT flag rules. Strict on purpose: the hub is there to catch firmware bugs.
 import { checkFilter, checkTopic } from '../firmware/topic';
 import type { Frame } from './frame-reader';
+import { MQTT31_LEVEL, MQTT31_NAME } from './mqtt31';
 
 export type CheckResult =
   | null
@@ -11,6 +14,24 @@ export type CheckResult =
   | { kind: 'unsupported_protocol'; message: string };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The first code point of `s` that [MQTT-1.5.3] says a string SHOULD NOT hold and a
+ * receiver MAY close the connection for: the control characters U+0001..U+001F and
+ * U+007F..U+009F, and the non-characters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF), named
+ * like "U+0001, a control character"; null if there is none. (U+0000 has its own
+ * rule, [MQTT-1.5.3-2].)
+ */
+export function refusedCodePoint(s: string): string | null {
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    const control = (c >= 0x01 && c <= 0x1f) || (c >= 0x7f && c <= 0x9f);
+    if (control || (c >= 0xfdd0 && c <= 0xfdef) || (c & 0xfffe) === 0xfffe) {
+      return `U+${c.toString(16).toUpperCase().padStart(4, '0')}, ${control ? 'a control character' : 'a non-character'}`;
+    }
+  }
+  return null;
+}
 
 class Bad extends Error {}
 
@@ -41,6 +62,8 @@ class Reader {
     let s: string;
     try { s = utf8.decode(raw); } catch { throw new Bad(`${what} is not well-formed UTF-8 [MQTT-1.5.3-1]`); }
     if (s.indexOf('\u0000') >= 0) throw new Bad(`${what} contains U+0000 [MQTT-1.5.3-2]`);
+    const refused = refusedCodePoint(s);
+    if (refused) throw new Bad(`${what} contains ${refused} [MQTT-1.5.3]`);
     return s;
   }
   packetId(what: string): number {
@@ -58,14 +81,18 @@ const NAMES = ['reserved(0)', 'CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'PUBREC
 
 export function packetName(header: number): string { return NAMES[header >> 4]; }
 
-/** Checks one frame received by the server. */
-export function checkFrame(f: Frame): CheckResult {
+/**
+ * Checks one frame received by the server. `level`: the protocol level of the
+ * connection (4 until CONNECT says otherwise); MQTT 3.1 (3) leaves the fixed
+ * header flags of every packet but PUBLISH unused, so they are not checked.
+ */
+export function checkFrame(f: Frame, level = 4): CheckResult {
   const type = f.header >> 4;
   const flags = f.header & 0x0f;
   const name = NAMES[type];
   const r = new Reader(f.bytes, f.bodyStart);
   const flagsMust = (v: number, id: string) => {
-    if (flags !== v) throw new Bad(`${name} has fixed header flags 0x${flags.toString(16)}, must be 0x${v.toString(16)} [${id}]`);
+    if (level !== MQTT31_LEVEL && flags !== v) throw new Bad(`${name} has fixed header flags 0x${flags.toString(16)}, must be 0x${v.toString(16)} [${id}]`);
   };
   try {
     switch (type) {
@@ -116,21 +143,23 @@ export function checkFrame(f: Frame): CheckResult {
 }
 
 function checkConnect(r: Reader, flags: number): CheckResult {
-  if (flags !== 0) throw new Bad(`CONNECT has fixed header flags 0x${flags.toString(16)}, must be 0 [MQTT-2.2.2-1]`);
   const proto = r.str('protocol name');
   const level = r.u8('the protocol level');
-  if (proto === 'MQIsdp' || (proto === 'MQTT' && level !== 4)) {
-    return { kind: 'unsupported_protocol', message: `protocol ${proto} level ${level} is not supported; this hub speaks MQTT 3.1.1 (level 4) [MQTT-3.1.2-2]` };
+  const v31 = proto === MQTT31_NAME;
+  if (proto !== 'MQTT' && !v31) throw new Bad(`protocol name ${JSON.stringify(proto)} is not "MQTT" (nor "MQIsdp", MQTT 3.1) [MQTT-3.1.2-1]`);
+  if ((v31 && level !== MQTT31_LEVEL) || (!v31 && level !== 4)) {
+    return { kind: 'unsupported_protocol', message: `protocol ${proto} level ${level} is not supported; this hub speaks MQTT 3.1.1 (MQTT level 4) and MQTT 3.1 (MQIsdp level 3) [MQTT-3.1.2-2]` };
   }
-  if (proto !== 'MQTT') throw new Bad(`protocol name ${JSON.stringify(proto)} is not "MQTT" [MQTT-3.1.2-1]`);
+  // MQTT 3.1 leaves the fixed header flags and connect flag bit 0 unused (see mqtt31.ts); 3.1.1 makes them rules.
+  if (!v31 && flags !== 0) throw new Bad(`CONNECT has fixed header flags 0x${flags.toString(16)}, must be 0 [MQTT-2.2.2-1]`);
   const cf = r.u8('the connect flags');
-  if (cf & 0x01) throw new Bad('CONNECT reserved flag bit 0 is set [MQTT-3.1.2-3]');
+  if (!v31 && cf & 0x01) throw new Bad('CONNECT reserved flag bit 0 is set [MQTT-3.1.2-3]');
   const will = (cf & 0x04) !== 0;
   const willQos = (cf >> 3) & 3;
   const willRetain = (cf & 0x20) !== 0;
-  if (!will && willQos !== 0) throw new Bad('CONNECT Will QoS is not 0 without the Will flag [MQTT-3.1.2-13]');
-  if (!will && willRetain) throw new Bad('CONNECT Will Retain is set without the Will flag [MQTT-3.1.2-15]');
-  if (willQos === 3) throw new Bad('CONNECT Will QoS is 3 [MQTT-3.1.2-14]');
+  if (!v31 && !will && willQos !== 0) throw new Bad('CONNECT Will QoS is not 0 without the Will flag [MQTT-3.1.2-13]');
+  if (!v31 && !will && willRetain) throw new Bad('CONNECT Will Retain is set without the Will flag [MQTT-3.1.2-15]');
+  if (will && willQos === 3) throw new Bad('CONNECT Will QoS is 3 [MQTT-3.1.2-14]');
   const hasUser = (cf & 0x80) !== 0;
   const hasPass = (cf & 0x40) !== 0;
   if (!hasUser && hasPass) throw new Bad('CONNECT has a password without a user name [MQTT-3.1.2-22]');

@@ -2,7 +2,7 @@
 // PUBACK/PUBREC/PUBREL/PUBCOMP and PINGREQ, read straight from the frame with no
 // parser object per packet. It accepts only what packet-checks.ts accepts; any
 // frame off that happy path (reserved flags, packet id 0, non-ASCII, U+0000 or a
-// wildcard in the topic, wrong length...) returns null and takes the full route,
+// wildcard or a control character in the topic, wrong length...) returns null and takes the full route,
 // checkFrame then mqtt-packet, which names the problem. The packets have the
 // shape mqtt-packet gives them, so hooks and handlers cannot tell the two apart.
 import type { Packet } from 'mqtt-packet';
@@ -25,8 +25,8 @@ export function decodeHot(f: Frame): Packet | null {
     if (topicEnd === at || topicEnd > end) return null;
     for (let i = at; i < topicEnd; i++) {
       const c = b[i];
-      // U+0000, '#', '+' and anything non-ASCII need the full checks.
-      if (c === 0 || c === 0x23 || c === 0x2b || c > 0x7f) return null;
+      // Control characters (U+0000 included), '#', '+' and anything non-ASCII need the full checks.
+      if (c < 0x20 || c >= 0x7f || c === 0x23 || c === 0x2b) return null;
     }
     const topic = b.toString('latin1', at, topicEnd); // ASCII: latin1 and UTF-8 agree
     at = topicEnd;

@@ -161,8 +161,11 @@ export class Session {
     this.spilled = rows.length === 0 ? 0 : Math.max(0, this.spilled - rows.length);
   }
 
-  /** Moves queued messages into flight, up to the window; returns those now to send. */
-  takeForSending(maxInflight: number): OutboundMessage[] {
+  /**
+   * Moves queued messages into flight, up to the window; returns those now to send.
+   * A message `deliverable` refuses is dropped from the queue (and the store) instead.
+   */
+  takeForSending(maxInflight: number, deliverable?: (m: OutboundMessage) => boolean): OutboundMessage[] {
     const out: OutboundMessage[] = [];
     for (;;) {
       if (this.spilled > 0) this.refill();
@@ -171,6 +174,11 @@ export class Session {
       this.queue[this.queueHead++] = undefined as unknown as OutboundMessage; // let it go once acknowledged
       this.queueMemBytes -= m.payload.length;
       this.queueBytes -= queueCost(this.clientId, m.topic, m.payload);
+      if (deliverable && !deliverable(m)) { // dropped, not sent: the policy refuses it now
+        this.outboundBytes -= m.payload.length;
+        if (this.persistent) this.store.deleteOutbound(this.clientId, m.seq);
+        continue;
+      }
       const id = this.allocId();
       m.packetId = id;
       m.state = 'sent';
@@ -196,6 +204,9 @@ export class Session {
     this.slots.push(undefined);
     return this.slots.length - 1;
   }
+
+  /** The message in flight under this packet id, if any (read only: for checks such as handlers/ack-order.ts). */
+  inflightMessage(packetId: number): Readonly<OutboundMessage> | undefined { return this.inflightAt(packetId); }
 
   private inflightAt(packetId: number): OutboundMessage | undefined {
     return packetId > 0 && packetId < this.slots.length ? this.slots[packetId] : undefined;

@@ -2,7 +2,6 @@
 // security, store, broker, TLS from the hub CA, routes, bridges, and the HIL control API.
 // The CLI's `start` uses it; so can any tool that wants a whole hub in-process.
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { BridgeManager } from './bridges/manager';
 import { Broker, DEFAULT_LIMITS, type Logger } from './broker';
@@ -20,18 +19,18 @@ import { SysTopics } from './metrics/sys-topics';
 import { RouteManager } from './routes/manager';
 import { AuthFailureThrottle } from './security/auth-throttle';
 import { DeviceRegistry } from './security/device-registry';
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_SYS_INTERVAL } from './defaults';
 import { DeviceSecurity } from './security/device-security';
+import { filterCovers } from './security/filter-algebra';
+import { serverCertNames } from './security/server-names';
+import { HUB_TOPICS } from './security/topic-policy';
+import { DEFAULT_EVENTS } from './events';
 import type { ListenOptions } from './server';
 import { MemoryStore } from './store/memory';
 import { SqliteStore } from './store/sqlite';
 import { HUB_VERSION } from './version';
 
-export const DEFAULT_DATA_DIR = '.hub-data';
-export const DEFAULT_HOST = '127.0.0.1';
-/** The control API's port when `start --control-port` is given without one, and where `routes ...` commands look. */
-export const DEFAULT_CONTROL_PORT = 8081;
-/** Seconds between $SYS updates unless metrics.sysInterval says otherwise (Mosquitto's sys_interval default). */
-export const DEFAULT_SYS_INTERVAL = 10;
+export { DEFAULT_CONTROL_PORT, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_SYS_INTERVAL } from './defaults';
 
 export interface RunningHub {
   broker: Broker;
@@ -59,13 +58,6 @@ export interface RunningHub {
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** Host names the TLS server certificate must cover for a listener bound to `host`. */
-function tlsHosts(host: string): string[] {
-  const names = new Set(['localhost', '127.0.0.1', '::1', os.hostname()]);
-  if (host !== '0.0.0.0' && host !== '::') names.add(host);
-  return [...names];
-}
-
 export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): Promise<RunningHub> {
   const log = opts.logger ?? silent;
   const dataDir = path.resolve(cfg.dataDir ?? DEFAULT_DATA_DIR);
@@ -80,7 +72,10 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
     // The throttle reports through the broker, which exists only below.
     const sink: { broker?: Broker } = {};
     const throttle = new AuthFailureThrottle({ ...cfg.authThrottle, report: (ev) => sink.broker?.hubEvent(ev) });
-    const security = new DeviceSecurity({ registry, allowAnonymous: cfg.allowAnonymous ?? false, defaults: cfg.filters, throttle });
+    // Hub events are read only by devices whose policy names them, wherever the prefix puts them.
+    const eventsPrefix = cfg.events.prefix ?? DEFAULT_EVENTS.prefix;
+    const hubTopics = HUB_TOPICS.some((h) => filterCovers(h, `${eventsPrefix}/#`)) ? HUB_TOPICS : [...HUB_TOPICS, `${eventsPrefix}/#`];
+    const security = new DeviceSecurity({ registry, allowAnonymous: cfg.allowAnonymous ?? false, defaults: cfg.filters, throttle, hubTopics });
     cleanups.push(() => security.stop());
     if (!security.allowAnonymous && registry.list().every((d) => !d.enabled)) {
       log.warn({ dataDir }, 'no enabled devices and anonymous access is off: every client will be refused (add one with `host-broker devices add`, or pass --allow-anonymous)');
@@ -143,7 +138,9 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
         ca = l.tls.caFile ? fs.readFileSync(l.tls.caFile, 'utf8') : HubCA.loadOrCreate(dataDir).certPem;
       } else {
         const hubCa = HubCA.loadOrCreate(dataDir);
-        const server = hubCa.loadOrIssueServerCert(dataDir, tlsHosts(host));
+        const names = serverCertNames(host, l.tls.names ?? []);
+        const server = hubCa.loadOrIssueServerCert(dataDir, names);
+        log.info({ tlsNames: names, reissued: server.reissued }, server.reissued ? 'issued the TLS server certificate from the hub CA' : 'TLS server certificate from the hub CA');
         key = server.keyPem; cert = server.certPem;
         ca = l.tls.caFile ? fs.readFileSync(l.tls.caFile, 'utf8') : hubCa.certPem;
       }
@@ -172,7 +169,7 @@ export async function startHub(cfg: HubConfig, opts: { logger?: Logger } = {}): 
       control = createControl(broker, { routes, bridges });
       const watch = new HubWatch(broker);
       // /metrics sits behind the same token as the rest: a Prometheus scrape sends it as a bearer token.
-      controlServer = await startControlServer(control, { port: cfg.control.port, host, security, auth,
+      controlServer = await startControlServer(control, { port: cfg.control.port, host, security, auth, dataDir,
         extensions: [consoleExtension({ control, watch, security, dataDir }), ...(prometheus ? [metricsExtension(metrics)] : [])] });
       ports.control = controlServer.port;
       const c = control; const s = controlServer;

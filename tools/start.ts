@@ -18,6 +18,9 @@ export interface StartOptions {
   boards: number;
   board: string;
   broker?: string;
+  /** Credentials for --broker (also possible in its URL). */
+  username?: string;
+  password?: string;
   duration?: number;
   interval: number;
   /** Port of the console (and control API); default 8081, any free port when that one is taken. */
@@ -25,6 +28,9 @@ export interface StartOptions {
   /** Open the console in a browser. */
   open?: boolean;
 }
+
+/** A broker to use instead of starting one, with the credentials the boards and the monitor log in with. */
+export interface BrokerTarget { host: string; port: number; username?: string; password?: string }
 
 interface BoardStats {
   status: string;
@@ -40,13 +46,45 @@ const intArg = (min: number, max: number) => (v: string) => {
   return n;
 };
 
-/** mqtt://host:port -> host and port, or a clear error. */
-export function parseBrokerUrl(url: string): { host: string; port: number } {
-  const m = /^mqtt:\/\/([^:/]+)(?::(\d+))?\/?$/.exec(url);
-  if (!m) throw new InvalidArgumentError(`expected mqtt://host:port, got ${JSON.stringify(url)}`);
-  const port = m[2] ? Number(m[2]) : 1883;
-  if (port < 1 || port > 65535) throw new InvalidArgumentError(`port must be 1..65535, got ${port}`);
-  return { host: m[1], port };
+/** The URL as it may be shown: the password (if any) as ***. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
+}
+
+/**
+ * mqtt://[user[:password]@]host[:port] -> host, port (default 1883) and credentials
+ * (percent-encoded in the URL), or an error that shows the URL without its password.
+ */
+export function parseBrokerUrl(url: string): BrokerTarget {
+  const bad = (why: string) => new InvalidArgumentError(`--broker: ${why}, got ${JSON.stringify(redactUrl(url))}`);
+  let u: URL;
+  try { u = new URL(url); } catch { throw bad('expected mqtt://[user[:password]@]host[:port]'); }
+  if (u.protocol !== 'mqtt:' || !u.hostname || (u.pathname !== '' && u.pathname !== '/') || u.search || u.hash) throw bad('expected mqtt://[user[:password]@]host[:port]');
+  const port = u.port ? Number(u.port) : 1883;
+  if (port < 1 || port > 65535) throw bad(`port must be 1..65535`);
+  let username: string;
+  let password: string;
+  try { username = decodeURIComponent(u.username); password = decodeURIComponent(u.password); } catch { throw bad('bad %-encoding in the user name or password'); }
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port, ...(username ? { username } : {}), ...(password ? { password } : {}) };
+}
+
+/** --broker and the credential flags together; --username/--password only make sense with --broker. */
+export function brokerTarget(o: Pick<StartOptions, 'broker' | 'username' | 'password'>): BrokerTarget | undefined {
+  if (!o.broker) {
+    if (o.username !== undefined || o.password !== undefined) throw new InvalidArgumentError('--username/--password: only with --broker (the hub npm start runs itself lets anyone in)');
+    return undefined;
+  }
+  const t = parseBrokerUrl(o.broker);
+  if (o.username !== undefined) {
+    if (t.username !== undefined) throw new InvalidArgumentError('--username: the --broker URL has a user name already; give it once');
+    t.username = o.username;
+  }
+  if (o.password !== undefined) {
+    if (t.password !== undefined) throw new InvalidArgumentError('--password: the --broker URL has a password already; give it once');
+    t.password = o.password;
+  }
+  if (t.password !== undefined && t.username === undefined) throw new InvalidArgumentError('--password: needs a user name (in the --broker URL or --username) [MQTT-3.1.2-22]');
+  return t;
 }
 
 function table(ids: string[], stats: Map<string, BoardStats>, started: number, where: string): string[] {
@@ -101,9 +139,10 @@ export async function runStart(o: StartOptions, out: (s: string) => void = (s) =
   const built = ensureBuilt([o.board], say);
   if (built) say('firmware built');
   let hub: LocalHub | undefined;
-  let target: { host: string; port: number };
-  if (o.broker) {
-    target = parseBrokerUrl(o.broker);
+  let target: BrokerTarget;
+  const given = brokerTarget(o);
+  if (given) {
+    target = given;
     if (o.open) say(`--open: the console comes with the hub npm start runs; with --broker, open that hub's console (its control port) instead`);
   } else {
     if (ensureConsoleBuilt(say)) say('console built');
@@ -116,7 +155,9 @@ export async function runStart(o: StartOptions, out: (s: string) => void = (s) =
     say(`  (control token ${hub.token}; the CLI takes it as HOST_BROKER_TOKEN, e.g. HOST_BROKER_TOKEN=${hub.token} npm run broker -- routes list --control ${hub.controlUrl})`);
     if (o.open) openInBrowser(consoleUrl, say);
   }
-  const where = `mqtt://${target.host}:${target.port}`;
+  // Shown and used without credentials: they go in the connect options, never in a printed URL.
+  const where = `mqtt://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+  const login = { ...(target.username !== undefined ? { username: target.username } : {}), ...(target.password !== undefined ? { password: target.password } : {}) };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-start-'));
   const tag = Math.random().toString(36).slice(2, 6);
   const ids = Array.from({ length: o.boards }, (_, i) => `${o.board}-${tag}-${i + 1}`);
@@ -130,7 +171,12 @@ export async function runStart(o: StartOptions, out: (s: string) => void = (s) =
   const started = Date.now();
 
   try {
-    monitor = await mqtt.connectAsync(where, { reconnectPeriod: 1000, clientId: `start-monitor-${tag}` });
+    try {
+      monitor = await mqtt.connectAsync(where, { reconnectPeriod: 0, connectTimeout: 10_000, clientId: `start-monitor-${tag}`, ...login });
+    } catch (err: any) {
+      throw new Error(`cannot connect to ${where}${target.username !== undefined ? ` as ${target.username}` : ''}: ${err?.message ?? err}`, { cause: err });
+    }
+    monitor.options.reconnectPeriod = 1000; // connected once: ride out hiccups from now on
     monitor.on('message', (topic, payload) => {
       const [, id, kind] = topic.split('/');
       const s = stats.get(id);
@@ -144,12 +190,12 @@ export async function runStart(o: StartOptions, out: (s: string) => void = (s) =
     });
     await monitor.subscribeAsync(ids.flatMap((id) => [`devices/${id}/telemetry`, `devices/${id}/status`]), { qos: 1 });
     say(`starting ${o.boards} simulated ${o.board} board(s) running dist/${o.board}/telemetry.js, a reading every ${o.interval} ms`);
-    say(`watch them yourself: mosquitto_sub -h ${target.host} -p ${target.port} -t 'devices/#' -v`);
+    say(`watch them yourself: mosquitto_sub -h ${target.host} -p ${target.port}${target.username !== undefined ? ` -u ${target.username}${target.password !== undefined ? ' -P <password>' : ''}` : ''} -t 'devices/#' -v`);
     for (const id of ids) {
       const s = stats.get(id)!;
       boards.push(startTelemetryBoard({
         board: o.board, storageDir: path.join(tmp, id),
-        config: { id, host: target.host, port: target.port, interval: o.interval },
+        config: { id, host: target.host, port: target.port, interval: o.interval, ...login },
         log: (line) => { if (line.startsWith('Uncaught')) { s.errors++; if (!isTTY) say(`${id}: ${line}`); } },
       }));
     }
@@ -185,7 +231,9 @@ export function buildProgram(): Command {
     .description('Build the firmware if needed, start the host broker and simulated boards running the telemetry app, and show the telemetry flowing (Ctrl-C stops everything).')
     .addOption(new Option('--boards <n>', 'simulated boards').argParser(intArg(1, 500)).default(3))
     .addOption(new Option('--board <name>', 'board profile of the simulated boards').choices(['esp32', 'esp8266']).default('esp32'))
-    .option('--broker <url>', 'use this broker (mqtt://host:port) instead of starting the host broker', (v) => { parseBrokerUrl(v); return v; })
+    .option('--broker <url>', 'use this broker instead of starting the host broker: mqtt://[user[:password]@]host[:port] (percent-encode special characters)')
+    .option('--username <name>', 'user name for --broker (the boards and the monitor log in with it)')
+    .option('--password <pw>', 'password for --broker (or in its URL; visible in the process list either way); never printed')
     .addOption(new Option('--duration <s>', 'stop after this many seconds and print a final summary').argParser(intArg(1, 86400)))
     .addOption(new Option('--interval <ms>', 'ms between readings on each board').argParser(intArg(100, 86400000)).default(1000))
     .addOption(new Option('--console-port <n>', 'port of the hub console and control API (a free one if taken; 0 = any free port)').argParser(intArg(0, 65535)).default(8081))
@@ -199,6 +247,7 @@ export async function main(): Promise<void> {
   program.parse(process.argv);
   const o = program.opts() as StartOptions;
   try {
+    brokerTarget(o); // checked here, not by commander: its message would repeat the URL, password and all
     const total = await runStart(o);
     if (total === 0) {
       process.stderr.write('no telemetry arrived: check the broker address and the board errors above\n');

@@ -4,10 +4,16 @@
 // a mean-reverting drift (weather, heating) and a little sensor noise.
 // The same seed and clock give the same readings.
 
-/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
+/** A small seeded PRNG (mulberry32) from a string: uniform in [0, 1). */
 export function prng(seed: string): () => number {
   let a = 0x9e3779b9;
   for (let i = 0; i < seed.length; i++) a = Math.imul(a ^ seed.charCodeAt(i), 0x85ebca6b) >>> 0;
+  return mulberry32(a);
+}
+
+/** mulberry32 from a 32-bit seed: small, fast, uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;

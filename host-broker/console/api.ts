@@ -1,14 +1,13 @@
 // The console's endpoints on the control listener: JSON routes for what the
 // page shows (devices merged with what the hub saw, topics, events, series,
-// transcripts) and changes (add / remove a device, issue its certificate), the
+// transcripts), a device's certificate (adding and removing devices are the
+// control API's own POST /devices and DELETE /devices/:id), the
 // live stream, and the page itself. Mounted as a control-server extension, so
 // they sit behind the same token as the rest of the control API.
 import type { Control } from '../control/control';
 import { ControlExtension, HttpError, field, intParam, jsonRoute, Route } from '../control/http-server';
 import { HubCA } from '../security/ca';
-import type { DeviceInput } from '../security/device-registry';
 import type { DeviceSecurity } from '../security/device-security';
-import { parseTopicPolicy } from '../security/topic-policy';
 import { liveRoute } from './live';
 import { staticRoutes } from './static';
 import type { HubWatch } from './watch';
@@ -91,26 +90,7 @@ function consoleRoutes(o: ConsoleOptions): Route[] {
     jsonRoute('GET', '/events', ({ query }) => o.watch.recentEvents(intParam(query, 'limit'))),
     jsonRoute('GET', '/series', () => o.watch.allSeries()),
     jsonRoute('GET', '/transcripts', () => o.control.transcripts.clientIds().map((clientId) => ({ clientId, entries: o.control.transcript(clientId).length }))),
-    jsonRoute('POST', '/devices', ({ body }) => {
-      const s = sec();
-      const input: DeviceInput = { id: field<string>(body, 'id', (v) => typeof v === 'string', 'a device id') };
-      for (const k of ['name', 'username', 'password'] as const) {
-        if (body[k] !== undefined && body[k] !== '') input[k] = field<string>(body, k, (v) => typeof v === 'string', 'a string');
-      }
-      input.allowInsecure = !field<boolean>(body, 'requireTls', (v) => typeof v === 'boolean', 'true or false', false);
-      input.enabled = field<boolean>(body, 'enabled', (v) => typeof v === 'boolean', 'true or false', true);
-      for (const k of ['publish', 'subscribe'] as const) {
-        if (body[k] === undefined) continue;
-        try { input[k] = parseTopicPolicy(body[k], k); } catch (err: any) { throw new HttpError(400, err.message); }
-      }
-      if (s.registry.get(input.id)) throw new HttpError(409, `id: device ${input.id} exists`);
-      try { return s.registry.add(input); } catch (err: any) { throw new HttpError(400, err.message); }
-    }, 201),
-    jsonRoute('DELETE', '/devices/:id', ({ params }) => {
-      device(params[0]);
-      sec().registry.remove(params[0]);
-      return { device: params[0], removed: true, kicked: sec().kickUnwelcome() };
-    }),
+    // POST /devices and DELETE /devices/:id are the control API's own (http-server.ts).
     jsonRoute('POST', '/devices/:id/certificate', ({ params, body }) => {
       device(params[0]);
       if (!o.dataDir) throw new HttpError(404, 'this hub has no data dir for its CA');

@@ -5,6 +5,7 @@
 import * as http from 'http';
 import type { BridgeStatus } from '../bridges/types';
 import type { RouteStatus } from '../routes/types';
+import type { Device, DeviceInput, DevicePatch } from '../security/device-registry';
 import type { FaultRule, FaultSpec, PacketType } from './faults';
 import type { TranscriptEntry } from './transcript';
 
@@ -77,7 +78,10 @@ export class ControlClient {
     });
   }
 
-  health() { return this.request<{ ok: boolean; listeners: Record<string, number>; refusingConnectionsForMs: number; pendingWaits: number }>('GET', '/health'); }
+  /** `timeoutMs`: how long to wait for an answer (a probe for a hub that may not be there wants a short one). */
+  health(timeoutMs?: number) {
+    return this.request<{ ok: boolean; listeners: Record<string, number>; refusingConnectionsForMs: number; pendingWaits: number; dataDir?: string }>('GET', '/health', undefined, timeoutMs);
+  }
   clients() { return this.request<any[]>('GET', '/clients'); }
   sessions() { return this.request<any[]>('GET', '/sessions'); }
 
@@ -157,7 +161,13 @@ export class ControlClient {
     return this.request<{ bridge: string; removed: boolean; discarded: number; keptQueue: boolean }>('DELETE', `/bridges/${encodeURIComponent(name)}${opts.keepQueue ? '?keepQueue=1' : ''}`);
   }
 
-  devices() { return this.request<any[]>('GET', '/devices'); }
+  devices() { return this.request<Device[]>('GET', '/devices'); }
+  device(id: string) { return this.request<Device>('GET', `/devices/${encodeURIComponent(id)}`); }
+  /** Validated by the hub: ControlApiError 400 naming the field, 409 if the id exists. Send passwordHash rather than password. */
+  addDevice(input: DeviceInput) { return this.request<Device>('POST', '/devices', input); }
+  /** Changes the fields given; a device disabled this way is kicked. */
+  updateDevice(id: string, patch: DevicePatch) { return this.request<Device & { kicked: number }>('PATCH', `/devices/${encodeURIComponent(id)}`, patch); }
+  removeDevice(id: string) { return this.request<{ device: string; removed: boolean; kicked: number }>('DELETE', `/devices/${encodeURIComponent(id)}`); }
   disableDevice(id: string) { return this.request<{ kicked: number }>('POST', `/devices/${encodeURIComponent(id)}/disable`); }
   enableDevice(id: string) { return this.request('POST', `/devices/${encodeURIComponent(id)}/enable`); }
 }

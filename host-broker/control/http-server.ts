@@ -8,6 +8,8 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { BridgeConfigError } from '../bridges/config';
 import { listenError } from '../listen-error';
+import { validateDevice, validateDevicePatch } from '../config';
+import type { DeviceInput } from '../security/device-registry';
 import { RouteConfigError } from '../routes/config';
 import type { DeadLetter } from '../routes/queue';
 import type { DeviceSecurity } from '../security/device-security';
@@ -22,6 +24,8 @@ export interface ControlServerOptions {
   host?: string;
   /** Enables the /devices endpoints. */
   security?: DeviceSecurity;
+  /** The hub's data directory, reported by GET /health (the CLI's `devices` commands match it). */
+  dataDir?: string;
   /** Largest request body; default 1 MiB. */
   maxBodyBytes?: number;
   /** Without it every request is served (a loopback-only bench); start-hub.ts always gives one unless told not to. */
@@ -104,7 +108,32 @@ export function field<T>(body: any, name: string, check: (v: unknown) => boolean
 
 const isNonNegInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
 
-function routes(control: Control, security?: DeviceSecurity): Route[] {
+/**
+ * A new device from a request body: the device fields of the config file (docs/config.md;
+ * send passwordHash rather than password), and what the console's form sends besides:
+ * `requireTls` (for allowInsecure: false) and empty strings for fields left blank.
+ */
+function deviceFromBody(body: any): DeviceInput {
+  const b: Record<string, unknown> = { ...body };
+  for (const k of Object.keys(b)) if (b[k] === '') delete b[k];
+  if (b.requireTls !== undefined) {
+    if (typeof b.requireTls !== 'boolean') throw new HttpError(400, `requireTls: expected true or false, got ${JSON.stringify(b.requireTls)}`);
+    if (b.allowInsecure !== undefined) throw new HttpError(400, 'requireTls: give requireTls or allowInsecure, not both');
+    b.allowInsecure = !b.requireTls;
+    delete b.requireTls;
+  }
+  return validateDevice(b, 'device');
+}
+
+/** A registry or validation error is the caller's: 400 with its "<field>: <expected>" message. */
+function badInput<T>(fn: () => T): T {
+  try { return fn(); } catch (err: any) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, String(err?.message ?? err));
+  }
+}
+
+function routes(control: Control, security?: DeviceSecurity, dataDir?: string): Route[] {
   const r: Route[] = [];
   const add = (method: string, path: string, handler: Handler, status?: number) => { r.push(jsonRoute(method, path, handler, status)); };
   const needSecurity = () => {
@@ -112,7 +141,7 @@ function routes(control: Control, security?: DeviceSecurity): Route[] {
     return security;
   };
 
-  add('GET', '/health', () => ({ ok: true, listeners: control.listeners(), refusingConnectionsForMs: control.refusingFor(), pendingWaits: control.pendingWaits() }));
+  add('GET', '/health', () => ({ ok: true, listeners: control.listeners(), refusingConnectionsForMs: control.refusingFor(), pendingWaits: control.pendingWaits(), ...(dataDir ? { dataDir } : {}) }));
   add('GET', '/clients', () => control.clients());
   add('GET', '/sessions', () => control.sessions());
   add('POST', '/clients/:id/disconnect', ({ params, body }) => {
@@ -183,6 +212,31 @@ function routes(control: Control, security?: DeviceSecurity): Route[] {
   });
 
   add('GET', '/devices', () => needSecurity().registry.list());
+  const existing = (sec: DeviceSecurity, id: string) => {
+    const d = sec.registry.get(id);
+    if (!d) throw new HttpError(404, `device ${id} does not exist`);
+    return d;
+  };
+  add('GET', '/devices/:id', ({ params }) => existing(needSecurity(), params[0]));
+  add('POST', '/devices', ({ body }) => {
+    const sec = needSecurity();
+    const input = badInput(() => deviceFromBody(body));
+    if (sec.registry.get(input.id)) throw new HttpError(409, `id: device ${input.id} exists`);
+    return badInput(() => sec.registry.add(input));
+  }, 201);
+  add('PATCH', '/devices/:id', ({ params, body }) => {
+    const sec = needSecurity();
+    existing(sec, params[0]);
+    const patch = badInput(() => validateDevicePatch(body, 'device'));
+    const d = badInput(() => sec.registry.update(params[0], patch));
+    return { ...d, kicked: sec.kickUnwelcome() }; // disabled by this change: its clients go now
+  });
+  add('DELETE', '/devices/:id', ({ params }) => {
+    const sec = needSecurity();
+    existing(sec, params[0]);
+    sec.registry.remove(params[0]);
+    return { device: params[0], removed: true, kicked: sec.kickUnwelcome() };
+  });
   add('POST', '/devices/:id/disable', ({ params }) => {
     const sec = needSecurity();
     if (!sec.registry.get(params[0])) throw new HttpError(404, `device ${params[0]} does not exist`);
@@ -316,7 +370,7 @@ function sessionRoutes(auth: ControlAuth | undefined, maxBody: number): RawRoute
 export async function startControlServer(control: Control, opts: ControlServerOptions = {}): Promise<ControlServer> {
   const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
   const extensions = opts.extensions ?? [];
-  const table = [...routes(control, opts.security), ...extensions.flatMap((e) => e.routes ?? [])];
+  const table = [...routes(control, opts.security, opts.dataDir), ...extensions.flatMap((e) => e.routes ?? [])];
   const rawTable = [...sessionRoutes(opts.auth, maxBody), ...extensions.flatMap((e) => e.raw ?? [])];
   const auth = opts.auth;
   const server = http.createServer(async (req, res) => {
@@ -348,7 +402,7 @@ export async function startControlServer(control: Control, opts: ControlServerOp
         res.setHeader('allow', matches.map((x) => x.r.method).join(', '));
         throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`);
       }
-      const body = req.method === 'POST' ? await readBody(req, maxBody) : {};
+      const body = req.method === 'POST' || req.method === 'PATCH' ? await readBody(req, maxBody) : {};
       const params = decodeParams(hit.m!);
       const out = await hit.r.handler({ params, query: url.searchParams, body, signal: aborter.signal, req });
       send(hit.r.status ?? 200, out);

@@ -5,6 +5,7 @@ import type { IConnectPacket } from 'mqtt-packet';
 import type { Connection } from '../connection';
 import { packetSummary } from '../events';
 import type { ConnectRequest } from '../hooks';
+import { MQTT31_LEVEL, MQTT31_MAX_CLIENT_ID } from '../mqtt31';
 
 export async function handleConnect(conn: Connection, p: IConnectPacket): Promise<void> {
   const broker = conn.broker;
@@ -23,6 +24,14 @@ export async function handleConnect(conn: Connection, p: IConnectPacket): Promis
   };
 
   let clientId = p.clientId;
+  const v31 = p.protocolVersion === MQTT31_LEVEL;
+  if (v31 && (clientId === '' || Buffer.byteLength(clientId) > MQTT31_MAX_CLIENT_ID)) {
+    // MQTT 3.1: the client id is 1 to 23 bytes, else CONNACK 2 "identifier rejected".
+    const msg = `MQTT 3.1 client id ${JSON.stringify(clientId)} is ${Buffer.byteLength(clientId)} bytes; MQTT 3.1 allows 1 to ${MQTT31_MAX_CLIENT_ID} (MQTT 3.1 section 3.1)`;
+    conn.event('protocol_violation', 'warning', msg, p);
+    refuse(2, msg);
+    return;
+  }
   if (clientId === '') {
     if (!p.clean) {
       // [MQTT-3.1.3-8]: an empty client id needs clean session = 1.
@@ -77,8 +86,8 @@ export async function handleConnect(conn: Connection, p: IConnectPacket): Promis
 
   const { sessionPresent } = broker.attachSession(conn, !!p.clean);
   conn.state = 'connected';
-  // [MQTT-3.2.2-1..3]: session present only for a resumed persistent session.
-  conn.send({ cmd: 'connack', returnCode: 0, sessionPresent });
+  // [MQTT-3.2.2-1..3]: session present only for a resumed persistent session; MQTT 3.1 has no such flag.
+  conn.send({ cmd: 'connack', returnCode: 0, sessionPresent: sessionPresent && !v31 });
   conn.startKeepalive();
   broker.clientConnected(conn, sessionPresent);
   broker.resumeDelivery(conn);

@@ -17,6 +17,9 @@ export interface AuthThrottleOptions {
   now?: () => number;
 }
 
+/** The throttle's settings when the config says nothing (authThrottle in the config file). */
+export const DEFAULT_AUTH_THROTTLE = { maxFailures: 10, windowMs: 60_000, blockMs: 60_000 };
+
 interface Entry { failures: number[]; blockedUntil: number }
 
 export class AuthFailureThrottle implements BrokerHooks {
@@ -29,9 +32,9 @@ export class AuthFailureThrottle implements BrokerHooks {
   private readonly byAddress = new Map<string, Entry>();
 
   constructor(opts: AuthThrottleOptions = {}) {
-    this.max = opts.maxFailures ?? 10;
-    this.windowMs = opts.windowMs ?? 60_000;
-    this.blockMs = opts.blockMs ?? 60_000;
+    this.max = opts.maxFailures ?? DEFAULT_AUTH_THROTTLE.maxFailures;
+    this.windowMs = opts.windowMs ?? DEFAULT_AUTH_THROTTLE.windowMs;
+    this.blockMs = opts.blockMs ?? DEFAULT_AUTH_THROTTLE.blockMs;
     this.maxTracked = opts.maxTracked ?? 10_000;
     this.now = opts.now ?? Date.now;
     this.report = opts.report;

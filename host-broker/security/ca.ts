@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import type Forge from 'node-forge';
+import { certSanKeys, sanKey } from './server-names';
 
 // node-forge (~10 MB of RSS) is loaded when a certificate is first issued or
 // read: a hub without TLS, and commands that only need HubCA.paths(), never load it.
@@ -130,23 +131,29 @@ export class HubCA {
     ]);
   }
 
-  /** The server certificate kept in `dataDir`, reissued when missing, expiring within a day, or not covering `hosts`. */
-  loadOrIssueServerCert(dataDir: string, hosts: string[] = ['localhost', '127.0.0.1', '::1']): { certPem: string; keyPem: string } {
+  /**
+   * The server certificate kept in `dataDir`, reissued when missing, expiring within a
+   * day, not from this CA, or naming other hosts than `hosts` (any order): a name the
+   * hub no longer answers to is dropped as soon as one it now answers to is added.
+   */
+  loadOrIssueServerCert(dataDir: string, hosts: string[] = ['localhost', '127.0.0.1', '::1']): { certPem: string; keyPem: string; reissued: boolean } {
     const p = HubCA.paths(dataDir);
     if (fs.existsSync(p.serverCert) && fs.existsSync(p.serverKey)) {
       const certPem = fs.readFileSync(p.serverCert, 'utf8');
       const x = new X509Certificate(certPem);
       const fresh = new Date(x.validTo).getTime() - Date.now() > DAY_MS;
-      const covers = hosts.every((h) => (net.isIP(h) ? x.checkIP(h) !== undefined : x.checkHost(h) !== undefined));
-      if (fresh && covers && x.checkIssued(new X509Certificate(this.certPem))) {
-        return { certPem, keyPem: fs.readFileSync(p.serverKey, 'utf8') };
+      const has = certSanKeys(x.subjectAltName);
+      const want = new Set(hosts.map(sanKey));
+      const same = has.size === want.size && [...want].every((k) => has.has(k));
+      if (fresh && same && x.checkIssued(new X509Certificate(this.certPem))) {
+        return { certPem, keyPem: fs.readFileSync(p.serverKey, 'utf8'), reissued: false };
       }
     }
     fs.mkdirSync(p.dir, { recursive: true, mode: 0o700 });
     const issued = this.issueServerCert({ hosts });
     writeSecret(p.serverKey, issued.keyPem);
     fs.writeFileSync(p.serverCert, issued.certPem);
-    return issued;
+    return { certPem: issued.certPem, keyPem: issued.keyPem, reissued: true };
   }
 
   private issue(subject: Forge.pki.CertificateField[], days: number, bits: number, extra: any[]): IssuedCert {

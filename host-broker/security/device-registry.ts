@@ -54,10 +54,14 @@ interface Row {
   publish_policy: string | null; subscribe_policy: string | null; created_at: number; updated_at: number;
 }
 
+/** What is wrong with a device id, or null. */
+export function deviceIdProblem(id: unknown): string | null {
+  return typeof id === 'string' && ID_RE.test(id) ? null : `expected 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, got ${JSON.stringify(id)}`;
+}
+
 export function assertValidDeviceId(id: unknown, field = 'id'): asserts id is string {
-  if (typeof id !== 'string' || !ID_RE.test(id)) {
-    throw new Error(`${field}: expected 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, got ${JSON.stringify(id)}`);
-  }
+  const why = deviceIdProblem(id);
+  if (why) throw new Error(`${field}: ${why}`);
 }
 
 /** Upper-case colon form, as Node reports `fingerprint256`; accepts plain hex too. */
@@ -68,12 +72,17 @@ export function normalizeFingerprint(fp: string, field = 'certFingerprint'): str
   return norm;
 }
 
+/** What is wrong with a user name, or null. */
+export function usernameProblem(u: unknown): string | null {
+  return typeof u !== 'string' || u.length === 0 || u.length > 1024 || u.indexOf('\u0000') >= 0
+    ? 'expected a non-empty string without U+0000, at most 1024 characters' : null;
+}
+
 function checkUsername(u: unknown): string | null {
   if (u === undefined || u === null) return null;
-  if (typeof u !== 'string' || u.length === 0 || u.length > 1024 || u.indexOf('\u0000') >= 0) {
-    throw new Error('username: expected a non-empty string without U+0000, at most 1024 characters');
-  }
-  return u;
+  const why = usernameProblem(u);
+  if (why) throw new Error(`username: ${why}`);
+  return u as string;
 }
 
 function checkBool(v: unknown, field: string): boolean | undefined {
@@ -95,6 +104,11 @@ export class DeviceRegistry {
   readonly db: Database.Database;
   private readonly ownsDb: boolean;
   private localRevision = 0;
+  /** data_version as read in this synchronous run (see revision()). */
+  private dataVersion: number | undefined;
+  /** The last revision() answer and what it was made of: no new string per call. */
+  private revisionOf: [number, number] = [-1, -1];
+  private revisionText = '';
   private readonly stmts: ReturnType<DeviceRegistry['prepare']>;
 
   constructor(opts: RegistryOptions) {
@@ -147,9 +161,23 @@ export class DeviceRegistry {
     };
   }
 
-  /** Changes whenever the registry changes, here or in another process (CLI) sharing the file. */
+  /**
+   * Changes whenever the registry changes, here or in another process (CLI) sharing the file.
+   * Asked for every message delivered (policies are cached by it), so the SQLite call
+   * behind other processes' changes runs once per synchronous run of the event loop
+   * (one packet, or one message fanned out to all its subscribers); changes made
+   * through this object count at once.
+   */
   revision(): string {
-    return `${this.db.pragma('data_version', { simple: true })}.${this.localRevision}`;
+    if (this.dataVersion === undefined) {
+      this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+      queueMicrotask(() => { this.dataVersion = undefined; });
+    }
+    if (this.dataVersion !== this.revisionOf[0] || this.localRevision !== this.revisionOf[1]) {
+      this.revisionOf = [this.dataVersion, this.localRevision];
+      this.revisionText = `${this.dataVersion}.${this.localRevision}`;
+    }
+    return this.revisionText;
   }
 
   get(id: string): Device | undefined {

@@ -5,8 +5,7 @@ import type { AuthResult, BrokerHooks, ClientInfo, ConnectRequest, HubEvent } fr
 import { Device, DeviceRegistry } from './device-registry';
 import type { AuthFailureThrottle } from './auth-throttle';
 import { hashPassword, verifyPasswordAsync } from './password';
-import { policyAllowsFilter, policyAllowsTopic, TopicPolicy } from './topic-policy';
-import { isSysFilter, policyGrantsSys } from './sys-access';
+import { HUB_TOPICS, policyAllowsDelivery, policyAllowsFilter, policyAllowsTopic, TopicPolicy } from './topic-policy';
 
 /** The part of the broker this module uses. */
 export interface KickTarget {
@@ -23,11 +22,19 @@ export interface DeviceSecurityOptions {
   broker?: KickTarget;
   /** Told of each failed login (wrong or missing credentials, bad certificate), to block guessing addresses. */
   throttle?: AuthFailureThrottle;
+  /**
+   * Filters of the hub's own topics, which a device reads only when an accept filter of
+   * its policy names them. Default ['$hub/#']; start-hub adds the events prefix if it is elsewhere.
+   */
+  hubTopics?: string[];
   /** How often to look for registry changes made by another process (the CLI) and kick what they disabled; 0 = never. Default 1000 ms. */
   watchIntervalMs?: number;
 }
 
 type Refusal = Extract<AuthResult, { ok: false }>;
+
+/** Remembered authorizeDelivery answers, all devices together, before the memo starts afresh. */
+const DELIVERY_MEMO_ENTRIES = 100_000;
 
 /** `deviceId`: the device the refusal is about, when one is known (its hub event is filed under it). */
 function refuse(returnCode: 4 | 5, event: HubEvent['kind'], reason: string, deviceId?: string): Refusal {
@@ -38,11 +45,17 @@ export class DeviceSecurity implements BrokerHooks {
   readonly registry: DeviceRegistry;
   allowAnonymous: boolean;
   private defaults: { publish?: TopicPolicy; subscribe?: TopicPolicy };
+  private readonly hubTopics: readonly string[];
   private broker?: KickTarget;
   /** Connected clients by connection id, to find what to kick. */
   private readonly connected = new Map<number, ClientInfo>();
   private cache = new Map<string, Device | null>();
   private cacheRevision = '';
+  /** authorizeDelivery answers by device id ('' = no device) and topic, for this registry revision. */
+  private deliveryMemo = new Map<string, Map<string, boolean>>();
+  private deliveryMemoSize = 0;
+  /** Some hub topic does not start with '$' (a custom events prefix): no fast path for policy-less clients. */
+  private readonly hubTopicsElsewhere: boolean;
   private watchTimer?: NodeJS.Timeout;
   private dummyHash?: string;
   private readonly throttle?: AuthFailureThrottle;
@@ -51,6 +64,8 @@ export class DeviceSecurity implements BrokerHooks {
     this.registry = opts.registry;
     this.allowAnonymous = opts.allowAnonymous ?? false;
     this.defaults = opts.defaults ?? {};
+    this.hubTopics = opts.hubTopics ?? HUB_TOPICS;
+    this.hubTopicsElsewhere = this.hubTopics.some((f) => f.charCodeAt(0) !== 0x24);
     this.broker = opts.broker;
     this.throttle = opts.throttle;
     const every = opts.watchIntervalMs ?? 1000;
@@ -114,6 +129,9 @@ export class DeviceSecurity implements BrokerHooks {
           return refuse(4, 'authentication_failure', `wrong password for device ${device.id}`, device.id);
         }
       } else if (!byUser) {
+        // With anonymous access on, a user name that belongs to no device is an anonymous
+        // client that happens to send one (Mosquitto does the same): many clients always do.
+        if (this.allowAnonymous) return this.anonymous();
         await this.checkPassword(undefined, req.password); // same cost as a known user: do not reveal which usernames exist
         return refuse(4, 'authentication_failure', `unknown username "${req.username}"`);
       } else if (!byUser.hasPassword) {
@@ -126,13 +144,15 @@ export class DeviceSecurity implements BrokerHooks {
       }
     }
 
-    if (!device) {
-      if (this.allowAnonymous) return { ok: true };
-      return refuse(5, 'authentication_failure', 'no credentials, and anonymous access is off');
-    }
+    if (!device) return this.anonymous();
     if (!device.enabled) return refuse(5, 'device_disabled', `device ${device.id} is disabled`, device.id);
     if (!device.allowInsecure && !viaCert) return this.refuseInsecure(device);
     return { ok: true, deviceId: device.id };
+  }
+
+  /** A client that is no device: in as anonymous if that is allowed. */
+  private anonymous(): AuthResult {
+    return this.allowAnonymous ? { ok: true } : refuse(5, 'authentication_failure', 'no credentials, and anonymous access is off');
   }
 
   private refuseInsecure(device: Device): Refusal {
@@ -159,8 +179,28 @@ export class DeviceSecurity implements BrokerHooks {
 
   authorizeSubscribe(client: ClientInfo, filter: string): boolean {
     const policy = this.policyFor(client, 'subscribe');
-    if (policy !== false && isSysFilter(filter)) return policyGrantsSys(policy, filter);
-    return policy !== false && policyAllowsFilter(policy, filter);
+    return policy !== false && policyAllowsFilter(policy, filter, this.hubTopics);
+  }
+
+  /**
+   * Every message on its way to a client: a granted filter may overlap rejected topics
+   * (see topic-policy.ts). Asked per delivery, so answers are remembered per device and
+   * topic (devices publish to the same topics over and over) until the registry changes.
+   */
+  authorizeDelivery(client: ClientInfo, topic: string): boolean {
+    const policy = this.policyFor(client, 'subscribe'); // also drops the memo when the registry changed
+    if (policy === false) return false;
+    if (policy === undefined && !this.hubTopicsElsewhere && topic.charCodeAt(0) !== 0x24) return true; // no policy, not a $ topic
+    const owner = client.deviceId ?? '';
+    let byTopic = this.deliveryMemo.get(owner);
+    if (!byTopic) this.deliveryMemo.set(owner, (byTopic = new Map()));
+    let ok = byTopic.get(topic);
+    if (ok === undefined) {
+      ok = policyAllowsDelivery(policy, topic, this.hubTopics);
+      if (++this.deliveryMemoSize > DELIVERY_MEMO_ENTRIES) { this.deliveryMemo.clear(); this.deliveryMemoSize = 1; this.deliveryMemo.set(owner, byTopic = new Map()); }
+      byTopic.set(topic, ok);
+    }
+    return ok;
   }
 
   clientConnected(client: ClientInfo): void {
@@ -225,6 +265,8 @@ export class DeviceSecurity implements BrokerHooks {
     const rev = this.registry.revision();
     if (rev !== this.cacheRevision) {
       this.cache.clear();
+      this.deliveryMemo.clear();
+      this.deliveryMemoSize = 0;
       this.cacheRevision = rev;
     }
     let d = this.cache.get(id);

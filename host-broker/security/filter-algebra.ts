@@ -1,9 +1,8 @@
-// Relations between two MQTT topic filters, which a policy needs and plain
+// The relation between two MQTT topic filters that a policy needs and plain
 // topic matching does not give: does filter F admit every topic filter S admits
-// (covers), and is there any topic both admit (intersects)?
+// (covers)?
 // The `$` rule holds throughout: a leading `+` or `#` never matches a topic
 // whose first level starts with `$` [MQTT-4.7.2-1].
-import { checkFilter } from '../../firmware/topic';
 
 function isDollar(level: string | undefined): boolean {
   return level !== undefined && level !== '+' && level !== '#' && level.charAt(0) === '$';
@@ -24,31 +23,4 @@ export function filterCovers(outer: string, inner: string): boolean {
     }
     if (f[i] !== s[i]) return false; // literal vs different literal, or literal vs '+'
   }
-}
-
-/** Some topic is matched by both filters. */
-export function filtersIntersect(a: string, b: string): boolean {
-  const x = a.split('/');
-  const y = b.split('/');
-  for (let i = 0; ; i++) {
-    const xi = x[i];
-    const yi = y[i];
-    if (xi === '#' || yi === '#') {
-      if (i === 0 && (isDollar(xi) || isDollar(yi))) return false;
-      return true; // '#' also matches the parent level, so 'a' and 'a/#' meet at 'a'
-    }
-    if (xi === undefined || yi === undefined) return xi === undefined && yi === undefined;
-    if (xi === '+' || yi === '+') {
-      if (i === 0 && (isDollar(xi) || isDollar(yi))) return false;
-      continue;
-    }
-    if (xi !== yi) return false;
-  }
-}
-
-/** Throws an Error naming `field` unless `filter` is a valid MQTT 3.1.1 topic filter. */
-export function assertValidFilter(filter: unknown, field: string): asserts filter is string {
-  if (typeof filter !== 'string') throw new Error(`${field}: expected a topic filter string, got ${typeof filter}`);
-  const problem = checkFilter(filter);
-  if (problem) throw new Error(`${field}: ${problem} (in ${JSON.stringify(filter)})`);
 }

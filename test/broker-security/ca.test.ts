@@ -34,16 +34,22 @@ describe('security/ca: the hub certificate authority', function () {
     assert.equal(x.checkPrivateKey(require('crypto').createPrivateKey(c.keyPem)), true);
   });
 
-  it('issues a server certificate for the listener hosts and keeps it until it no longer fits', () => {
+  it('issues a server certificate for the listener hosts, keeps it while the list is the same, and reissues it when the list changes', () => {
     const ca = HubCA.loadOrCreate(dir);
-    const s1 = ca.loadOrIssueServerCert(dir, ['localhost', '127.0.0.1']);
+    const s1 = ca.loadOrIssueServerCert(dir, ['localhost', '127.0.0.1', '::1']);
+    assert.equal(s1.reissued, true);
     const x = new X509Certificate(s1.certPem);
     assert.equal(x.checkHost('localhost'), 'localhost');
     assert.equal(x.checkIP('127.0.0.1'), '127.0.0.1');
-    assert.equal(ca.loadOrIssueServerCert(dir, ['127.0.0.1']).certPem, s1.certPem, 'reused');
-    const s2 = ca.loadOrIssueServerCert(dir, ['hub.local']);
-    assert.notEqual(s2.certPem, s1.certPem, 'reissued for a host it did not cover');
+    assert.equal(x.checkIP('::1'), '::1');
+    const same = ca.loadOrIssueServerCert(dir, ['0:0:0:0:0:0:0:1', 'LOCALHOST', '127.0.0.1']);
+    assert.deepEqual([same.certPem, same.reissued], [s1.certPem, false], 'the same list in another order and spelling: reused');
+    const s2 = ca.loadOrIssueServerCert(dir, ['localhost', '127.0.0.1', '::1', 'hub.local']);
+    assert.equal(s2.reissued, true, 'a name added');
     assert.equal(new X509Certificate(s2.certPem).checkHost('hub.local'), 'hub.local');
+    const s3 = ca.loadOrIssueServerCert(dir, ['localhost', '127.0.0.1', '::1']);
+    assert.equal(s3.reissued, true, 'a name removed');
+    assert.equal(new X509Certificate(s3.certPem).checkHost('hub.local'), undefined, 'the removed name is no longer valid');
   });
 
   it('refuses to silently replace a CA whose key went missing', () => {

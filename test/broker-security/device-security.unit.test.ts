@@ -40,10 +40,21 @@ describe('security/device-security: decisions', () => {
     assert.equal((unknown as any).returnCode, 4);
     const none = await sec.authenticate(connect({}));
     assert.deepEqual([(none as any).returnCode, (none as any).event], [5, 'authentication_failure']);
+  });
+
+  it('anonymous access on: no credentials, or a user name that names no device (empty, with any password), connects as anonymous; a registered name still needs its password', async () => {
     sec.allowAnonymous = true;
     assert.deepEqual(await sec.authenticate(connect({})), { ok: true });
-    assert.equal((await sec.authenticate(connect({ username: 'ghost', password: pw('x') })) as any).returnCode, 4,
-      'anonymous access does not excuse wrong credentials');
+    for (const [username, password] of [['ghost', pw('x')], ['', undefined], ['p', Buffer.from('top\u0000\u0000')], ['ghost', undefined]] as const) {
+      assert.deepEqual(await sec.authenticate(connect({ username, ...(password ? { password } : {}) })), { ok: true }, `user name ${JSON.stringify(username)}`);
+    }
+    const wrong = await sec.authenticate(connect({ username: 'u1', password: pw('nope') }));
+    assert.deepEqual([wrong.ok, (wrong as any).returnCode, (wrong as any).deviceId], [false, 4, 'd1'], 'anonymous access does not excuse a wrong password');
+    const missing = await sec.authenticate(connect({ username: 'u1' }));
+    assert.equal((missing as any).returnCode, 4, 'nor a missing one');
+    assert.deepEqual(await sec.authenticate(connect({ username: 'u1', password: pw('p1') })), { ok: true, deviceId: 'd1' });
+    const owned = await sec.authenticate(connect({ clientId: 'd1', username: 'ghost', password: pw('x') }));
+    assert.equal((owned as any).returnCode, 5, 'an anonymous client still cannot take a device\'s client id');
   });
 
   it('refuses a disabled device with device_disabled', async () => {
@@ -86,7 +97,11 @@ describe('security/device-security: decisions', () => {
     const c = client({ deviceId: 'd1' });
     assert.equal(sec.authorizeSubscribe(c, 'public/#'), true);
     assert.equal(sec.authorizeSubscribe(c, 'secret/x'), false);
-    assert.equal(sec.authorizeSubscribe(c, '#'), false);
+    assert.equal(sec.authorizeSubscribe(c, '#'), true, 'overlaps secret/#: granted, and checked per message');
+    assert.equal(sec.authorizeDelivery(c, 'public/x'), true);
+    assert.equal(sec.authorizeDelivery(c, 'secret/x'), false);
+    assert.equal(sec.authorizeSubscribe(c, '$hub/events/#'), false, 'no policy names $hub');
+    assert.equal(sec.authorizeDelivery(c, '$hub/events/warning/device/d2'), false);
     reg.setEnabled('d1', false);
     assert.equal(sec.authorizeSubscribe(c, 'public/#'), false, 'the cache notices the change');
     reg.setEnabled('d1', true);

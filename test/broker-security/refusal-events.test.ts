@@ -16,7 +16,7 @@ describe('refused CONNECT: hub events filed under the device', function () {
   before(async () => {
     hub = await startHub();
     tcp = `mqtt://127.0.0.1:${hub.ports.tcp}`;
-    hub.registry.add({ id: 'ops', username: 'ops', password: 'ops-pw' });
+    hub.registry.add({ id: 'ops', username: 'ops', password: 'ops-pw', subscribe: { accept: ['$hub/events/#'] } }); // the monitor recipe: $hub/... only when granted
     hub.registry.add({ id: 'off-dev', username: 'uoff', password: 'poff', enabled: false });
     hub.registry.add({ id: 'tls-dev', username: 'utls', password: 'ptls', allowInsecure: false });
     hub.registry.add({ id: 'pw-dev', username: 'upw', password: 'right' });

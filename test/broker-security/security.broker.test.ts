@@ -20,7 +20,7 @@ describe('device security over real sockets', function () {
     hub = await startHub();
     tcp = `mqtt://127.0.0.1:${hub.ports.tcp}`;
     tlsUrl = `mqtts://127.0.0.1:${hub.ports.tls}`;
-    hub.registry.add({ id: 'ops', username: 'ops', password: 'ops-pw' });
+    hub.registry.add({ id: 'ops', username: 'ops', password: 'ops-pw', subscribe: { accept: ['$hub/events/#'] } }); // the monitor recipe: $hub/... only when granted
     hub.registry.add({ id: 'd1', username: 'u1', password: 'p1', publish: { accept: ['d1/#'] }, subscribe: { reject: ['secret/#'] } });
     hub.registry.add({ id: 'd2', username: 'u2', password: 'p2' });
     hub.registry.add({ id: 'strict', username: 'us', password: 'ps', allowInsecure: false });

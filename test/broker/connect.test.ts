@@ -29,11 +29,13 @@ describe('broker CONNECT', () => {
     assert.equal(await c.waitClosed(), true);
   });
 
-  it('[MQTT-3.1.2-2] answers MQTT 3.1 (MQIsdp, level 3) with CONNACK 0x01', async () => {
-    const c = await RawClient.connectSocket(r.port);
-    c.send({ cmd: 'connect', protocolId: 'MQIsdp', protocolVersion: 3, clean: true, clientId: 'v3', keepalive: 60 } as any);
-    assert.equal(((await c.next('connack')) as any).returnCode, 1);
-    assert.equal(await c.waitClosed(), true);
+  it('[MQTT-3.1.2-2] answers "MQTT" at level 3 and "MQIsdp" at level 4 with CONNACK 0x01 (MQTT 3.1 is MQIsdp level 3: test/broker/mqtt31.test.ts)', async () => {
+    for (const [protocolId, protocolVersion] of [['MQTT', 3], ['MQIsdp', 4]] as const) {
+      const c = await RawClient.connectSocket(r.port);
+      c.send({ cmd: 'connect', protocolId, protocolVersion, clean: true, clientId: 'v3', keepalive: 60 } as any);
+      assert.equal(((await c.next('connack')) as any).returnCode, 1, `${protocolId} ${protocolVersion}`);
+      assert.equal(await c.waitClosed(), true);
+    }
   });
 
   it('[MQTT-3.1.2-1] closes on a protocol name other than MQTT, without CONNACK', async () => {

@@ -118,6 +118,34 @@ describe('broker hooks', () => {
     assert.deepEqual(((await c.next('suback')) as any).granted, [1, 0x80, 0x80]);
   });
 
+  it('authorizeDelivery decides per client and per message (QoS 0, queued QoS 1, retained); a throwing one drops the message, not the broker', async () => {
+    r = await startBroker();
+    r.broker.addHooks({ authorizeDelivery: (c, t) => {
+      if (t === 'boom') throw new Error('policy bug');
+      return !(c.clientId === 'picky' && t.startsWith('hidden/'));
+    } });
+    await r.broker.publish({ topic: 'hidden/old', payload: 'r', qos: 1, retain: true });
+    const picky = await RawClient.connect(r.port, { clientId: 'picky' });
+    const other = await RawClient.connect(r.port, { clientId: 'other' });
+    for (const c of [picky, other]) {
+      c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 1 }] } as Packet);
+      await c.next('suback');
+    }
+    for (const [topic, qos] of [['hidden/a', 0], ['hidden/b', 1], ['boom', 1], ['shown', 1]] as const) await r.broker.publish({ topic, payload: 'x', qos });
+    const topics = async (c: RawClient) => {
+      const got: string[] = [];
+      for (;;) {
+        const p = (await c.next('publish')) as any;
+        got.push(p.topic);
+        if (p.qos) c.send({ cmd: 'puback', messageId: p.messageId } as Packet);
+        if (p.topic === 'shown') return got;
+      }
+    };
+    assert.deepEqual(await topics(picky), ['shown']);
+    assert.deepEqual(await topics(other), ['hidden/old', 'hidden/a', 'hidden/b', 'shown']);
+    assert.equal(picky.closed || other.closed, false);
+  });
+
   it('an async authenticate hook holds the packets behind CONNECT until it answers', async () => {
     r = await startBroker();
     r.broker.addHooks({ authenticate: async () => { await sleep(100); return { ok: true, deviceId: 'slowpoke' }; } });

@@ -32,6 +32,22 @@ describe('host side compiled to build/', function () {
     } finally { fs.rmSync(dir, { recursive: true, force: true }); }
   });
 
+  it('where the checkout is read-only, a stale build still runs, with a warning saying how to rebuild', () => {
+    const build = require(path.join(ROOT, 'bin', 'build-host.cjs')) as { ensureHostBuilt(log: (l: string) => void, rebuild?: () => string): string; staleReason(): string };
+    build.ensureHostBuilt(() => undefined);
+    const src = path.join(ROOT, 'host-broker', 'events.ts');
+    const now = new Date(); // newer than the build just checked
+    fs.utimesSync(src, now, now);
+    const lines: string[] = [];
+    const readOnly = () => { throw Object.assign(new Error('read-only file system'), { code: 'EROFS' }); };
+    assert.equal(build.ensureHostBuilt((l) => lines.push(l), readOnly), '');
+    assert.match(lines.join('\n'), /warning: build\/ is out of date \(host-broker\/events\.ts changed\) and cannot be rebuilt here \(EROFS\).*npm run build:host/);
+    const other = () => { throw Object.assign(new Error('boom'), { code: 'EIO' }); };
+    assert.throws(() => build.ensureHostBuilt(() => undefined, other), /boom/);
+    assert.notEqual(build.ensureHostBuilt(() => undefined), '', 'rebuilt once writable');
+    assert.equal(build.staleReason(), '');
+  });
+
   it('build/ holds JavaScript only, and the compiled CLI loads no TypeScript compiler or loader', () => {
     assert.equal(node(['bin/build-host.cjs']).status, 0);
     const files: string[] = [];

@@ -160,7 +160,7 @@ describe('host-broker CLI (spawned)', function () {
     fs.writeFileSync(cfgFile, JSON.stringify({
       listeners: { tcp: { port: 1 } },
       dataDir: 'data',
-      devices: [{ id: 'cfgdev', username: 'cu', password: 'cp', publish: { accept: ['cfg/#'] } }, { id: 'ops', username: 'ops', password: 'ops' }],
+      devices: [{ id: 'cfgdev', username: 'cu', password: 'cp', publish: { accept: ['cfg/#'] } }, { id: 'ops', username: 'ops', password: 'ops', subscribe: { accept: ['$ops/ev/#'] } }],
       limits: { maxConnections: 50 },
       events: { prefix: '$ops/ev' },
       log: { level: 'warn' },
@@ -169,7 +169,10 @@ describe('host-broker CLI (spawned)', function () {
     try {
       const url = `mqtt://127.0.0.1:${hub.ports.tcp}`;
       const ops = await connect(url, { username: 'ops', password: 'ops' });
-      await ops.subscribeAsync('$ops/ev/#');
+      await ops.subscribeAsync('$ops/ev/#'); // hub events are read only by a device whose policy names them, wherever the prefix is
+      const dev0 = await connect(url, { username: 'cu', password: 'cp' });
+      await assert.rejects(dev0.subscribeAsync('$ops/ev/#'), /Subscribe error/, 'a device whose policy does not name them gets 0x80');
+      dev0.end(true);
       const ev = new Promise<any>((r) => ops.on('message', (_t, p) => r(JSON.parse(p.toString()))));
       const dev = await connect(url, { username: 'cu', password: 'cp' });
       await dev.publishAsync('elsewhere', 'x', { qos: 1 });

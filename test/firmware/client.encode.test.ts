@@ -6,19 +6,12 @@
 // the subject here; real sockets are in client.peer and client.mosquitto.
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
-import * as mqttPacket from 'mqtt-packet';
 import { Board, createBoard } from '../../boards/sim';
 import { bundleSource } from './helpers/bundles';
+import { bin, binary, gen, id, mqttString, qos, topic } from './helpers/arbitraries';
 
-const gen = (p: any): string => mqttPacket.generate(p, { protocolVersion: 4 }).toString('latin1');
-const bin = (s: string) => Buffer.from(s, 'latin1');
 const RUNS = 150;
 
-const mqttString = (min = 0, max = 40) => fc.string({ unit: 'grapheme', minLength: min, maxLength: max }).filter((s) => !s.includes('\u0000'));
-const topic = () => mqttString(1).filter((s) => !/[+#]/.test(s));
-const binary = (max = 300) => fc.uint8Array({ maxLength: max }).map((u) => Buffer.from(u).toString('latin1'));
-const qos = fc.integer({ min: 0, max: 2 });
-const id = fc.integer({ min: 1, max: 65535 });
 
 /** The linux profile: a unicode build, so topics and ids are encoded to UTF-8 by the client. */
 describe('firmware client: the packets it writes, byte for byte against mqtt-packet (minified bundle, simulated board)', function () {

@@ -3,20 +3,12 @@
 // the streaming parser) for every packet it receives.
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
-import * as mqttPacket from 'mqtt-packet';
 import { loadCodec } from './helpers/bundles';
+import { bin, binary, gen, id, mqttString, qos, topic } from './helpers/arbitraries';
 
 const codec = loadCodec();
-const gen = (p: any): string => mqttPacket.generate(p, { protocolVersion: 4 }).toString('latin1');
-const bin = (s: string) => Buffer.from(s, 'latin1');
 const RUNS = 300;
 
-// Arbitrary MQTT strings: any unicode except U+0000 and lone surrogates (not valid UTF-8).
-const mqttString = (min = 0, max = 40) => fc.string({ unit: 'grapheme', minLength: min, maxLength: max }).filter((s) => !s.includes('\u0000'));
-const topic = () => mqttString(1).filter((s) => !/[+#]/.test(s));
-const binary = (max = 300) => fc.uint8Array({ maxLength: max }).map((u) => Buffer.from(u).toString('latin1'));
-const qos = fc.integer({ min: 0, max: 2 });
-const id = fc.integer({ min: 1, max: 65535 });
 
 /** Feeds chunks to a fresh parser; returns the packets (as toPacket views) and errors. */
 function parseAll(chunks: string[], max = 1 << 30) {

@@ -41,7 +41,9 @@ describe('reliability: hostile clients (host-broker CLI with device security)', 
         { id: 'dev-b', username: 'dev-b', password: 'pw-b', ...policy('dev-b') },
         { id: 'dev-off', username: 'dev-off', password: 'pw-off', enabled: false },
         { id: 'dev-tls', username: 'dev-tls', password: 'pw-tls', allowInsecure: false, ...policy('dev-tls') },
-        { id: 'monitor', username: 'monitor', password: 'pw-m' },
+        { id: 'monitor', username: 'monitor', password: 'pw-m', subscribe: { accept: ['$hub/events/#'] } },
+        { id: 'watch', username: 'watch', password: 'pw-w', subscribe: { reject: ['devices/+/secret/#'] } },
+        { id: 'newbie', username: 'newbie', password: 'pw-n' },
       ],
       limits: { maxPacketSize: 65536, connectTimeoutMs: 1000, maxQueuedPerClient: 100, maxConnections: 100 },
     };
@@ -162,7 +164,7 @@ describe('reliability: hostile clients (host-broker CLI with device security)', 
   });
 
   describe('what a device may do', () => {
-    it('subscribing to #, +/#, $-topics or another device\'s topics: SUBACK 0x80 each, unauthorized_topic; its own topics granted', async () => {
+    it('a device whose policy accepts only its own topics subscribing to #, +/#, $-topics or another device\'s topics: SUBACK 0x80 each, unauthorized_topic; its own topics granted', async () => {
       const a = await rawDevice('dev-a', 'pw-a');
       const n = events.length;
       const filters = ['#', '+/#', '$hub/#', '$hub/events/#', '$SYS/#', 'devices/dev-b/#', 'devices/+/secret', 'devices/dev-a/#'];
@@ -171,6 +173,42 @@ describe('reliability: hostile clients (host-broker CLI with device security)', 
       assert.deepEqual(ack.granted, filters.map((f) => (f === 'devices/dev-a/#' ? 1 : 128)));
       a.destroy();
       await until(() => events.slice(n).filter((e) => e.kind === 'unauthorized_topic' && e.objectId === 'dev-a').length >= filters.length - 1, '7 unauthorized_topic events');
+    });
+
+    it('a device added with no policy subscribing to $hub/events/# or $hub/#: SUBACK 0x80, unauthorized_topic; # granted (it never matches $ topics)', async () => {
+      const c = await rawDevice('newbie', 'pw-n');
+      const n = events.length;
+      c.send({ cmd: 'subscribe', messageId: 1, subscriptions: ['$hub/events/#', '$hub/#', '#'].map((topic) => ({ topic, qos: 0 })) } as Packet);
+      assert.deepEqual(((await c.next('suback')) as any).granted, [0x80, 0x80, 0]);
+      await until(() => events.slice(n).filter((e) => e.kind === 'unauthorized_topic' && e.objectId === 'newbie').length === 2, 'two unauthorized_topic events');
+      const before = c.packets.length;
+      await refused(tcpUrl(), { clientId: 'newbie-guess', username: 'newbie', password: 'wrong' }); // raises a hub event
+      await sleep(200);
+      assert.deepEqual(c.packets.slice(before).filter((p) => p.cmd === 'publish' && (p as any).topic.startsWith('$')), [], 'no hub event reached it');
+      c.destroy();
+    });
+
+    it('subscribing to # under a policy that only rejects topics (a monitor): granted; rejected topics, retained ones included, are never delivered', async () => {
+      const a = await device('dev-a', 'pw-a');
+      await a.publishAsync('devices/dev-a/secret/key', 'hunter2', { qos: 1, retain: true });
+      await a.publishAsync('devices/dev-a/status', 'up', { qos: 1, retain: true });
+      const w = await rawDevice('watch', 'pw-w');
+      w.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 1 }, { topic: 'devices/dev-a/secret/#', qos: 1 }] } as Packet);
+      assert.deepEqual(((await w.next('suback')) as any).granted, [1, 0x80]);
+      await a.publishAsync('devices/dev-a/secret/key', 'hunter3', { qos: 1 });
+      await a.publishAsync('devices/dev-a/temp', '21', { qos: 1 });
+      const seen: string[] = [];
+      for (;;) {
+        const p = (await w.next('publish')) as any;
+        seen.push(p.topic);
+        if (p.qos) w.send({ cmd: 'puback', messageId: p.messageId } as Packet);
+        if (p.topic === 'devices/dev-a/temp') break;
+      }
+      await sleep(100);
+      assert.ok(seen.includes('devices/dev-a/status'), `the retained status arrived (${seen})`);
+      assert.deepEqual([...seen, ...w.packets.filter((p) => p.cmd === 'publish').map((p) => (p as any).topic)].filter((t) => t.includes('secret')), []);
+      await a.publishAsync('devices/dev-a/secret/key', '', { qos: 1, retain: true });
+      w.destroy();
     });
 
     it('publishing to another device\'s topics or forging a hub event: dropped, unauthorized_topic', async () => {
@@ -204,6 +242,27 @@ describe('reliability: hostile clients (host-broker CLI with device security)', 
       c.sendRaw(frame(0x30, [0, 3, 0x61, 0x00, 0x62, 0x78]));
       assert.equal(await c.waitClosed(), true);
       assert.match((await eventAfter(n, 'malformed_packet')).message, /U\+0000/);
+    });
+
+    it('[MQTT-1.5.3] a control character (U+0001) in a topic: connection closed, malformed_packet', async () => {
+      const c = await rawDevice('dev-a', 'pw-a');
+      const n = events.length;
+      c.sendRaw(frame(0x30, [0, 3, 0x61, 0x01, 0x62, 0x78]));
+      assert.equal(await c.waitClosed(), true);
+      assert.match((await eventAfter(n, 'malformed_packet')).message, /U\+0001, a control character \[MQTT-1\.5\.3\]/);
+    });
+
+    it('[MQTT-4.3.2-2] PUBREC for a QoS 1 delivery (the wrong acknowledgement): connection closed, protocol_violation', async () => {
+      const c = await rawDevice('dev-a', 'pw-a');
+      c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'devices/dev-a/ack', qos: 1 }] } as Packet);
+      await c.next('suback');
+      const pub = await device('dev-a', 'pw-a');
+      await pub.publishAsync('devices/dev-a/ack', 'x', { qos: 1 });
+      const p = (await c.next('publish')) as any;
+      const n = events.length;
+      c.send({ cmd: 'pubrec', messageId: p.messageId } as Packet);
+      assert.equal(await c.waitClosed(), true);
+      assert.match((await eventAfter(n, 'protocol_violation', 'dev-a')).message, /PUBREC for packet id \d+, a QoS 1 message.*\[MQTT-4\.3\.2-2\]/);
     });
 
     it('a topic length beyond the packet (claims 65535 bytes): connection closed, malformed_packet', async () => {

@@ -1,7 +1,8 @@
 // Packets out of order, both halves. What MQTT 3.1.1 requires an answer to gets
-// its answer (PUBREL for an unknown id -> PUBCOMP [MQTT-4.3.3-2], which a peer
-// retrying after a restart relies on); stray acknowledgements change nothing;
-// packets only the other side may send end the connection.
+// its answer (PUBREL for an unknown id -> PUBCOMP, PUBREC for an unknown id ->
+// PUBREL [MQTT-4.3.3-2], which a peer retrying after a restart relies on); stray
+// PUBACK/PUBCOMP change nothing; packets only the other side may send end the
+// connection.
 import { strict as assert } from 'assert';
 import type { Packet } from 'mqtt-packet';
 import { RawClient, startBroker, type Running } from '../broker/support';
@@ -28,12 +29,12 @@ describe('reliability: packets out of order', function () {
       assert.deepEqual(sub.packets.filter((p) => p.cmd === 'publish'), []);
     });
 
-    it('PUBACK, PUBREC and PUBCOMP for ids never sent: ignored, no PUBREL, the link stays, state unchanged', async () => {
+    it('[MQTT-4.3.3-2] PUBACK, PUBREC and PUBCOMP for ids never sent: PUBREL for the PUBREC only, the link stays, state unchanged', async () => {
       const c = await RawClient.connect(r.port, { clientId: 'stray', clean: false });
       for (const cmd of ['puback', 'pubrec', 'pubcomp']) c.send({ cmd, messageId: 9 } as Packet);
       c.send({ cmd: 'pingreq' } as Packet);
       await c.next('pingresp');
-      assert.deepEqual(c.packets.map((p) => p.cmd), []);
+      assert.deepEqual(c.packets.map((p) => [p.cmd, (p as any).messageId]), [['pubrel', 9]]);
       assert.deepEqual(r.broker.sessions().map((s) => [s.clientId, s.inflight, s.queued]), [['stray', 0, 0]]);
     });
 

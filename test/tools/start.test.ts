@@ -4,7 +4,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { runTool } from './run';
-import { openerFor, parseBrokerUrl } from '../../tools/start';
+import { validateConfig } from '../../host-broker/config';
+import { startHub } from '../../host-broker/start-hub';
+import { brokerTarget, openerFor, parseBrokerUrl, redactUrl } from '../../tools/start';
 import { startLocalHub } from '../../tools/hil/hub';
 
 describe('npm start (tools/start.ts)', function () {
@@ -79,7 +81,49 @@ const token = /token=([^&]+)/.exec(url.hash)[1];
     const bad = await runTool('tools/start.ts', ['--boards', 'x']);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--boards.*expected a whole number/);
-    assert.throws(() => parseBrokerUrl('http://x:1'), /expected mqtt:\/\/host:port/);
+    assert.throws(() => parseBrokerUrl('http://x:1'), /expected mqtt:\/\/\[user\[:password\]@\]host\[:port\]/);
     assert.deepEqual(parseBrokerUrl('mqtt://10.0.0.2'), { host: '10.0.0.2', port: 1883 });
+  });
+
+  it('--broker takes credentials in the URL (percent-encoded) or as flags; errors never show the password', () => {
+    assert.deepEqual(parseBrokerUrl('mqtt://demo:s3cret%40pw@pi.local:1884'), { host: 'pi.local', port: 1884, username: 'demo', password: 's3cret@pw' });
+    assert.deepEqual(brokerTarget({ broker: 'mqtt://pi.local', username: 'demo', password: 'pw' }), { host: 'pi.local', port: 1883, username: 'demo', password: 'pw' });
+    const secret = 'hunter2-secret';
+    for (const [o, why] of [
+      [{ broker: `mqtt://demo:${secret}@pi.local:99999` }, /expected mqtt:\/\/.*got "mqtt:\/\/demo:\*\*\*@pi\.local:99999"/],
+      [{ broker: `mqtt://demo:${secret}@pi.local:0` }, /port must be 1\.\.65535, got "mqtt:\/\/demo:\*\*\*@pi\.local:0"/],
+      [{ broker: `mqtts://demo:${secret}@pi.local` }, /expected mqtt:\/\/.*got "mqtts:\/\/demo:\*\*\*@pi\.local"/],
+      [{ broker: `mqtt://demo:${secret}@pi.local`, password: 'again' }, /--password: the --broker URL has a password already/],
+      [{ broker: 'mqtt://pi.local', password: secret }, /--password: needs a user name/],
+      [{ username: 'demo', password: secret }, /only with --broker/],
+    ] as const) {
+      assert.throws(() => brokerTarget(o), (e: any) => why.test(e.message) && !e.message.includes(secret), JSON.stringify(o));
+    }
+    assert.equal(redactUrl(`mqtt://demo:${secret}@h:1`), 'mqtt://demo:***@h:1');
+  });
+
+  it('--broker with credentials: the boards and the monitor log in to a hub that requires them; a wrong password fails without printing it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'start-creds-'));
+    const hub = await startHub(validateConfig({
+      listeners: { tcp: { port: 0 } }, dataDir: dir, memory: true, allowAnonymous: false,
+      devices: [{ id: 'demo', username: 'demo', password: 'demo pw@1', publish: { accept: ['devices/#'] }, subscribe: { accept: ['devices/#'] } }],
+    }));
+    try {
+      const url = `mqtt://demo:${encodeURIComponent('demo pw@1')}@127.0.0.1:${hub.ports.tcp}`;
+      const r = await runTool('tools/start.ts', ['--duration', '3', '--boards', '1', '--broker', url]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /boards 1\/1 online \| [1-9]\d* messages/);
+      assert.match(r.stdout, /mosquitto_sub -h 127\.0\.0\.1 -p \d+ -u demo -P <password>/);
+      assert.ok(!(r.stdout + r.stderr).includes('demo pw@1') && !(r.stdout + r.stderr).includes('demo%20pw'), 'the password is never printed');
+      const flags = await runTool('tools/start.ts', ['--duration', '2', '--boards', '1', '--broker', `mqtt://127.0.0.1:${hub.ports.tcp}`, '--username', 'demo', '--password', 'demo pw@1']);
+      assert.equal(flags.code, 0, flags.stdout + flags.stderr);
+      const wrong = await runTool('tools/start.ts', ['--duration', '2', '--boards', '1', '--broker', `mqtt://demo:not-it-xyz@127.0.0.1:${hub.ports.tcp}`]);
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /npm start: cannot connect to mqtt:\/\/127\.0\.0\.1:\d+ as demo: .*(Bad username or password|Not authorized)/i);
+      assert.ok(!(wrong.stdout + wrong.stderr).includes('not-it-xyz'));
+    } finally {
+      await hub.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,18 +4,10 @@
 // Every case is a pure function of (seed, index), so a failure names its seed.
 import * as mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
+import { mulberry32 } from '../../../boards/sim/sensors';
 
-/** mulberry32: small, fast, good enough to pick mutations. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the simulator's): small, fast, good enough to pick mutations. */
+export const rng = (seed: number): (() => number) => mulberry32(seed);
 
 export type Rand = () => number;
 export const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
