@@ -43,12 +43,14 @@ describe('host-broker bridges (spawned hub, control API, CLI)', function () {
     cloud = m;
     dir = tempDir('hb-bridges-');
     const cfg = path.join(dir, 'hub.json');
-    fs.writeFileSync(cfg, JSON.stringify({ bridges: [bridgeCfg('from-config')] }));
+    // The hub's events are read only by a device whose policy names them (the monitor recipe).
+    const ops = { id: 'ops', username: 'ops', password: 'ops-pw', subscribe: { accept: ['$hub/events/#'] } };
+    fs.writeFileSync(cfg, JSON.stringify({ devices: [ops], bridges: [bridgeCfg('from-config')] }));
     hub = await startCli(['--config', cfg, '--port', '0', '--control-port', '0', '--allow-anonymous', '--data-dir', dir]);
     const token = await hub.token();
     ctl = ['--control', `http://127.0.0.1:${hub.ports.control}`, '--token', token];
     api = new ControlClient(`http://127.0.0.1:${hub.ports.control}`, { token });
-    events = await Peer.connect(`mqtt://127.0.0.1:${hub.ports.tcp}`);
+    events = await Peer.connect(`mqtt://127.0.0.1:${hub.ports.tcp}`, { username: 'ops', password: 'ops-pw' });
     await events.subscribe('$hub/events/#', 0);
   });
   after(async () => {
