@@ -94,7 +94,7 @@ const READ_ONLY = new Set(['EACCES', 'EPERM', 'EROFS']);
  * Returns why it built, or ''. Where the checkout cannot be written, a stale build
  * still runs, with a warning saying how to rebuild; a missing one is an error.
  */
-function ensureHostBuilt(log = (line) => process.stderr.write(line + '\n'), rebuild = buildLocked) {
+function ensureHostBuilt(log = (line) => process.stderr.write(line + '\n'), rebuild = buildInChild) {
   const why = staleReason();
   if (!why) return '';
   try {
@@ -104,6 +104,22 @@ function ensureHostBuilt(log = (line) => process.stderr.write(line + '\n'), rebu
     log(`host-broker: warning: build/ is out of date (${why}) and cannot be rebuilt here (${err.code}); running it as it is. Rebuild with \`npm run build:host\` (or \`npm ci\`) as the checkout's owner.`);
     return '';
   }
+}
+
+/**
+ * Builds in a child node process: esbuild's synchronous API keeps a worker thread and
+ * its service process alive for the rest of the process that called it (~15 MB of RSS,
+ * and a child a supervisor sees), which a hub or npm start must not carry for its life.
+ */
+function buildInChild(log) {
+  const r = require('child_process').spawnSync(process.execPath, [__filename, '--json'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  let res;
+  try { res = JSON.parse(r.stdout); } catch {
+    throw new Error(`bin/build-host.cjs ended with ${r.error ? r.error.message : r.status ?? r.signal} and no result${r.stdout ? `: ${r.stdout.trim()}` : ''}`);
+  }
+  if (res.error) throw Object.assign(new Error(res.error), { code: res.code });
+  for (const line of res.lines) log(line);
+  return res.why;
 }
 
 function buildLocked(log) {
@@ -133,9 +149,15 @@ function buildLocked(log) {
 
 module.exports = { ensureHostBuilt, staleReason, OUT, CLI_BUNDLE, RUNTIME };
 
-if (require.main === module) {
+if (require.main === module && process.argv[2] === '--json') {
+  // For buildInChild(): the result, or the error with its code (a read-only checkout), as one JSON line.
+  const lines = [];
+  let res;
+  try { res = { why: buildLocked((line) => lines.push(line)), lines }; } catch (err) { res = { error: err.message, code: err.code }; }
+  process.stdout.write(JSON.stringify(res) + '\n');
+} else if (require.main === module) {
   try {
-    if (!ensureHostBuilt((line) => process.stdout.write(line + '\n'))) process.stdout.write('host-broker: build/ is current\n');
+    if (!ensureHostBuilt((line) => process.stdout.write(line + '\n'), buildLocked)) process.stdout.write('host-broker: build/ is current\n');
   } catch (err) {
     process.stderr.write(`host-broker: build failed: ${err.message}\n`);
     process.exit(1);

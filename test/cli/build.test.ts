@@ -32,6 +32,18 @@ describe('host side compiled to build/', function () {
     } finally { fs.rmSync(dir, { recursive: true, force: true }); }
   });
 
+  it('a launcher that rebuilds does it in a child process: esbuild (its worker thread and service process) never lives in the hub', async () => {
+    const src = path.join(ROOT, 'host-broker', 'events.ts');
+    await new Promise((r) => setTimeout(r, 50));
+    const now = new Date(); // newer than the last build
+    fs.utimesSync(src, now, now);
+    const probe = `const b = require('./bin/build-host.cjs'); const why = b.ensureHostBuilt(() => undefined);
+      console.log(JSON.stringify({ why, esbuild: Object.keys(require.cache).some((f) => f.includes('esbuild')) }));`;
+    const r = node(['-e', probe]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { why: 'host-broker/events.ts changed', esbuild: false });
+  });
+
   it('where the checkout is read-only, a stale build still runs, with a warning saying how to rebuild', () => {
     const build = require(path.join(ROOT, 'bin', 'build-host.cjs')) as { ensureHostBuilt(log: (l: string) => void, rebuild?: () => string): string; staleReason(): string };
     build.ensureHostBuilt(() => undefined);
