@@ -8,7 +8,7 @@
 //     no credentials, so that the hub's login throttle never steps in) then one
 //     mutated packet (the soak's cases); RSS right after, and after a settle
 //     time, against the idle RSS
-//   logins (ours): 200 CONNECTs with a wrong password, 4 at a time, from 25
+//   logins (ours): 200 CONNECTs of a registered device with a wrong password, 4 at a time, from 25
 //     loopback addresses (under the throttle's 10 failures each): each costs
 //     an scrypt check (16 MiB), the allocation the launcher's tuning is for
 //   load: the broker bench's QoS 1 4 -> 4 load; RSS at the end of its window.
@@ -30,6 +30,7 @@ import { mosquittoPath } from '../test/helpers/mosquitto';
 import { freePort } from '../test/helpers/ports';
 import * as mqtt from 'mqtt-packet';
 import { fuzzCase, rng, caseSeed, int } from '../test/reliability/support/mutate';
+import { DeviceRegistry } from '../host-broker/security/device-registry';
 
 export interface FootprintConfig { fuzzConnections: number; fuzzConcurrency: number; logins: number; idleMs: number; settleMs: number; load: boolean }
 
@@ -57,6 +58,11 @@ async function launch(name: 'ours' | 'mosquitto'): Promise<Proc> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-fp-${name}-`));
   let child: ChildProcess;
   if (name === 'ours') {
+    // The password checks need a registered user: with anonymous access on, an unknown user
+    // name connects as anonymous without one (as with Mosquitto).
+    const reg = new DeviceRegistry({ dataDir: dir });
+    reg.add({ id: LOGIN_USER, username: LOGIN_USER, password: 'right' });
+    reg.close();
     child = spawn(path.join(ROOT, 'bin', 'host-broker.cjs'), ['start', '--port', String(port), '--data-dir', dir, '--allow-anonymous'], { cwd: ROOT, stdio: 'ignore' });
   } else {
     const conf = path.join(dir, 'mosquitto.conf');
@@ -90,24 +96,33 @@ function anonymousConnect(seed: number, i: number): Buffer {
   return mqtt.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `fp-${i}`, keepalive: int(r, 0, 600), ...(will ? { will } : {}) });
 }
 
-/** One CONNECT; resolves once the broker has answered it and closed the connection (the check is done). */
-function refusedLogin(port: number, bytes: Buffer, localAddress: string): Promise<void> {
-  return new Promise<void>((resolve) => {
+/** One CONNECT; resolves with the CONNACK return code once the broker has closed the connection (the check is done). */
+function refusedLogin(port: number, bytes: Buffer, localAddress: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1', localAddress });
-    const t = setTimeout(() => { s.destroy(); resolve(); }, 30000);
+    let code: number | undefined;
+    const t = setTimeout(() => { s.destroy(); resolve(code); }, 30000);
     s.on('error', () => undefined);
-    s.on('data', () => undefined);
-    s.on('close', () => { clearTimeout(t); resolve(); });
+    s.on('data', (d: Buffer) => { if (code === undefined && d[0] === 0x20 && d.length >= 4) code = d[3]; });
+    s.on('close', () => { clearTimeout(t); resolve(code); });
     s.on('connect', () => { s.write(bytes); });
   });
 }
 
-/** `count` CONNECTs with a wrong password, 4 at a time, at most 9 per loopback address (the throttle blocks at 10). */
+/** The registered device whose password the login step gets wrong. */
+const LOGIN_USER = 'fp-login';
+
+/** `count` CONNECTs with a wrong password (CONNACK 4, then closed), 4 at a time, at most 9 per loopback address (the throttle blocks at 10). */
 async function logins(port: number, count: number): Promise<void> {
   let next = 0;
-  const connect = (i: number) => mqtt.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `fp-login-${i}`, keepalive: 0, username: `nobody-${i}`, password: Buffer.from('wrong') });
+  const connect = (i: number) => mqtt.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `fp-login-${i}`, keepalive: 0, username: LOGIN_USER, password: Buffer.from(`wrong-${i}`) });
   await Promise.all(Array.from({ length: 4 }, async () => {
-    while (next < count) { const i = next++; await refusedLogin(port, connect(i), `127.3.0.${1 + Math.floor(i / 9)}`); }
+    while (next < count) {
+      const i = next++;
+      const code = await refusedLogin(port, connect(i), `127.3.0.${1 + Math.floor(i / 9)}`);
+      // Anything but "bad user name or password" means no password was checked: the step would measure nothing.
+      if (code !== 4) throw new Error(`password check ${i}: expected CONNACK 4, got ${code === undefined ? 'no CONNACK' : `CONNACK ${code}`}`);
+    }
   }));
 }
 
@@ -217,7 +232,7 @@ export async function runFootprintBench(opts: BenchOptions, cfg = footprintConfi
         'mosquitto: Debian mosquitto -c (listener, allow_anonymous true, persistence false), its other defaults',
         `startup: spawn -> first CONNECT answered with CONNACK 0 (polled every 10 ms); idle RSS ${cfg.idleMs / 1000} s after that`,
         `fuzz: ${cfg.fuzzConnections} TCP connections, ${cfg.fuzzConcurrency} at a time, each a CONNECT (some with a Will, no credentials) and one mutated packet (test/reliability/support/mutate.ts)`,
-        `password checks (ours only: Mosquitto has no password file here): CONNECTs with an unknown user name and a wrong password from 127.3.0.x, 9 per address, each an scrypt check (N=16384, r=8: 16 MiB); RSS 1 s after the last`,
+        `password checks (ours only: Mosquitto has no password file here): CONNECTs of a registered device with a wrong password (CONNACK 4) from 127.3.0.x, 9 per address, each an scrypt check (N=16384, r=8: 16 MiB); RSS 1 s after the last`,
         'load: the broker bench qos1 scenario (--quick sizes), RSS at the end of its measured window',
         'RSS counts shared file pages too: a bare Node 20 process is about 40 MB here, most of it the node binary',
         ...errors.map((e) => `error ${e}`),
