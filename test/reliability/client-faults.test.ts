@@ -3,10 +3,7 @@
 // directions by broker fault rules and simulator link drops. A sample in CI;
 // `npm run soak` does at least 1,000 disconnects.
 import { strict as assert } from 'assert';
-import { clientFaultRun } from './support/client-faults';
-
-/** Vars the board may differ by at rest (a timer id, a socket's chunk). */
-const MEMORY_SLACK = 8;
+import { clientFaultRun, MEMORY_SLACK } from './support/client-faults';
 
 describe('reliability: firmware client under abrupt disconnects (persistent session)', function () {
   this.timeout(60000);

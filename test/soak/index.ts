@@ -16,7 +16,7 @@ import { loadCodec } from '../firmware/helpers/bundles';
 import { codecCase } from '../reliability/support/codec-fuzz';
 import { fuzzBroker, runBrokerFuzz } from '../reliability/support/broker-fuzz';
 import { clientFuzzRun } from '../reliability/support/client-fuzz';
-import { clientFaultRun } from '../reliability/support/client-faults';
+import { clientFaultRun, MEMORY_SLACK } from '../reliability/support/client-faults';
 import { kill9Run } from '../reliability/support/kill9';
 
 const PARTS = ['codec', 'broker', 'client-fuzz', 'client-faults', 'kill9'];
@@ -112,7 +112,7 @@ async function main(): Promise<number> {
       if (d.outOfOrder.length) failures.push(`client-faults ${dir}: out of order ${JSON.stringify(d.outOfOrder)}`);
     }
     if (r.uncaught.length) failures.push(`client-faults: Uncaught ${r.uncaught.join(' | ')}`);
-    if (r.memory.after > r.memory.baseline + 8) failures.push(`client-faults: board memory ${r.memory.after} vars, baseline ${r.memory.baseline}`);
+    if (r.memory.after > r.memory.baseline + MEMORY_SLACK) failures.push(`client-faults: board memory ${r.memory.after} vars, baseline ${r.memory.baseline}`);
     out(`client faults: ${r.disconnects} disconnects, up ${r.up.received}/${r.up.sent}, down ${r.down.received}/${r.down.sent} messages, memory ${r.memory.baseline} -> ${r.memory.after} vars, ${secs(t)}`);
   }
 
