@@ -316,6 +316,7 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
       const gen = (topic: string, id: number) => mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 1, messageId: id, retain: false, dup: false }, { protocolVersion: 4 });
       peer.last.raw(Buffer.concat([gen('h/1', 11), gen('h/2', 12), gen('h/3', 13)]));
       await b.waitEvents('message', 3);
+      await b.settled(); // handlers run from timers
       assert.deepEqual(JSON.parse(b.run('JSON.stringify(seen)')), ['h/1', 'h/2', 'h/3']);
       await peer.until('three PUBACKs', () => peer.of('puback').length === 3);
       await b.until('the Uncaught error', () => b.board.errors.length);
@@ -520,6 +521,7 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
       const conn = peer.last;
       for (const t of ['s/1/t', 's/1/2/t', 'all', 'all/x/y', 'deny/x', '$SYS/all']) conn.send({ cmd: 'publish', topic: t, payload: Buffer.from('v'), qos: 0, retain: false, dup: false });
       await b.waitEvents('message', 6);
+      await b.settled(); // handlers run from timers
       assert.deepEqual(JSON.parse(b.run('JSON.stringify(got)')), ['s/1/t=v@0', 'all=v@0', 'all/x/y=v@0']);
     });
 
@@ -534,6 +536,7 @@ describe('firmware client vs a scripted peer (minified bundle on the simulated b
       assert.deepEqual(peer.of('unsubscribe')[0].unsubscriptions, ['u/1', 'u/2']);
       peer.last.send({ cmd: 'publish', topic: 'u/1', payload: Buffer.from('v'), qos: 0, retain: false, dup: false });
       await b.waitEvents('message');
+      await b.settled(); // handlers run from timers
       assert.equal(b.run('n'), 0);
     });
 

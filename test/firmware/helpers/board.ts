@@ -16,6 +16,8 @@ export interface ClientBoard {
   until(what: string, pred: (log: any[][]) => any, ms?: number): Promise<any>;
   /** Waits until there are `n` events named `name`; returns them. */
   waitEvents(name: string, n?: number, ms?: number): Promise<any[][]>;
+  /** Waits until the board's timers due now have run: subscription handlers run from setTimeout(..., 0). */
+  settled(): Promise<void>;
   destroy(): void;
 }
 
@@ -54,6 +56,7 @@ export function clientBoard(boardName: string, options: string, boardOptions: Pa
     }
   };
   const events = (name: string) => log().filter((e: any[]) => e[0] === name);
+  let settles = 0;
   return {
     board,
     log,
@@ -64,6 +67,16 @@ export function clientBoard(boardName: string, options: string, boardOptions: Pa
       const m = l.filter((e: any[]) => e[0] === name);
       return m.length >= n && m;
     }, ms),
+    settled: async () => {
+      const mark = `settled-${++settles}`;
+      board.eval(`setTimeout(function () { log.push([${JSON.stringify(mark)}]); }, 0)`);
+      // Not until(): a handler's own Uncaught error is for the test to judge, not a reason to stop here.
+      const end = Date.now() + 10000;
+      while (!log().some((e: any[]) => e[0] === mark)) {
+        if (Date.now() > end) throw new Error(`timed out waiting for the board's due timers (${mark})`);
+        await sleep(5);
+      }
+    },
     destroy: () => board.destroy(),
   };
 }
