@@ -1,8 +1,8 @@
 // Small checks for parsed JSON config, shared by the hub config file (config.ts)
-// and route configs (routes/config.ts, also reached from the CLI and the control
-// API). Every error names the field and says what was expected. The caller
-// picks the error class, so hub config errors stay ConfigError and route
-// errors RouteConfigError (with its `.field`).
+// and route and bridge configs (routes/config.ts, bridges/config.ts, also reached
+// from the CLI and the control API). Every error names the field and says what
+// was expected. The caller picks the error class, so hub config errors stay
+// ConfigError, route errors RouteConfigError and bridge errors BridgeConfigError.
 
 export type Obj = Record<string, unknown>;
 
@@ -25,6 +25,8 @@ export interface Validators {
   str(o: Obj, key: string, field: string, opts?: { optional?: boolean; allowEmpty?: boolean }): string | undefined;
   /** true or false; undefined when absent. */
   bool(o: Obj, key: string, field: string): boolean | undefined;
+  /** An integer from min to max; `dflt` when absent. */
+  int(o: Obj, key: string, field: string, min: number, max: number, dflt: number): number;
 }
 
 export function validators(Err: FieldErrorClass): Validators {
@@ -50,6 +52,14 @@ export function validators(Err: FieldErrorClass): Validators {
       const v = o[key];
       if (v === undefined) return undefined;
       if (typeof v !== 'boolean') throw new Err(`${field}.${key}`, `expected true or false, got ${show(v)}`);
+      return v;
+    },
+    int(o, key, field, min, max, dflt) {
+      const v = o[key];
+      if (v === undefined) return dflt;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+        throw new Err(`${field}.${key}`, `expected an integer from ${min} to ${max}, got ${show(v)}`);
+      }
       return v;
     },
   };

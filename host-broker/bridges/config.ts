@@ -30,16 +30,8 @@ export const BRIDGE_DEFAULTS = {
 
 const SCHEMES = ['mqtt:', 'mqtts:', 'ws:', 'wss:'];
 const DIRECTIONS: Direction[] = ['out', 'in', 'both'];
-const { obj, onlyKeys, str, bool } = validators(BridgeConfigError);
+const { obj, onlyKeys, str, bool, int } = validators(BridgeConfigError);
 
-function int(o: Obj, key: string, field: string, min: number, max: number, dflt: number): number {
-  const v = o[key];
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new BridgeConfigError(`${field}.${key}`, `expected an integer from ${min} to ${max}, got ${show(v)}`);
-  }
-  return v;
-}
 
 /** A client id the bridge keeps across restarts unless told otherwise: hub-<host name>-<bridge name>. */
 export function defaultClientId(name: string): string {

@@ -24,16 +24,8 @@ export const DEFAULT_DELIVERY: DeliveryOptions = {
   timeoutMs: 10000,
 };
 
-const { obj, onlyKeys, str, bool: optBool } = validators(RouteConfigError);
+const { obj, onlyKeys, str, bool: optBool, int } = validators(RouteConfigError);
 
-function int(o: Obj, key: string, field: string, min: number, max: number, dflt: number): number {
-  const v = o[key];
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new RouteConfigError(`${field}.${key}`, `expected an integer from ${min} to ${max}, got ${show(v)}`);
-  }
-  return v;
-}
 
 function bool(o: Obj, key: string, field: string, dflt: boolean): boolean {
   return optBool(o, key, field) ?? dflt;
