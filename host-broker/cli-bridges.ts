@@ -1,42 +1,10 @@
 // `host-broker bridges ...`: list, add, remove and inspect the bridges of a
 // running hub through its control API (bridges run in the hub process, so
 // there is no offline mode; the config file's `bridges` is what a hub starts with).
-import * as fs from 'fs';
-import * as path from 'path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { BridgeStatus } from './bridges/types';
-import { DEFAULT_CONTROL_URL } from './cli-routes';
-import { ControlApiError, ControlClient, TOKEN_ENV } from './control/http-client';
-
-/** A JSON object from inline JSON (starting with "{"), "-" (stdin) or a file; `what` names it in errors. */
-export function readJsonObject(arg: string, what: string, cwd = process.cwd()): Record<string, unknown> {
-  let text: string;
-  let where: string;
-  if (arg.trimStart().startsWith('{')) { text = arg; where = 'inline JSON'; }
-  else if (arg === '-') { text = fs.readFileSync(0, 'utf8'); where = 'stdin'; }
-  else {
-    where = arg;
-    try { text = fs.readFileSync(path.resolve(cwd, arg), 'utf8'); } catch (err: any) {
-      throw new Error(`${arg}: cannot read the ${what} file (${err.code ?? err.message})`, { cause: err });
-    }
-  }
-  let v: unknown;
-  try { v = JSON.parse(text); } catch (err: any) { throw new Error(`${where}: not valid JSON (${err.message})`, { cause: err }); }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${where}: expected one ${what} as a JSON object`);
-  return v as Record<string, unknown>;
-}
-
-/** Runs one call against the hub (its control token from --token or HOST_BROKER_TOKEN). */
-async function call<T>(o: { control: string; token?: string }, fn: (api: ControlClient) => Promise<T>): Promise<T> {
-  const url = o.control;
-  const api = new ControlClient(url, { token: o.token });
-  try {
-    return await fn(api);
-  } catch (err: any) {
-    if (err instanceof ControlApiError) throw err;
-    throw new Error(`cannot reach the control API at ${url} (${err.code ?? err.message}); start the hub with --control-port, or give --control`, { cause: err });
-  }
-}
+import { callHub, controlOption, printList, readJsonObject, tokenOption } from './cli-control';
+import { DEFAULT_CONTROL_URL } from './defaults';
 
 const ago = (iso?: string) => (iso ? `${Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000))} s ago` : '');
 
@@ -71,26 +39,21 @@ export function describeBridgeStatus(b: BridgeStatus): string {
 export function addBridgesCommands(program: Command): void {
   const bridges = program.command('bridges')
     .description(`manage the bridges to upstream brokers of a running hub through its control API (default ${DEFAULT_CONTROL_URL}). Bridges added here last until the hub stops; keep them in the --config file to have them at every start`);
-  const controlOpt = () => new Option('--control <url>', 'control API of the running hub').default(DEFAULT_CONTROL_URL).env('HOST_BROKER_CONTROL');
-  const tokenOpt = () => new Option('--token <token>', 'the hub\'s control token (printed at its first start)').env(TOKEN_ENV);
 
   bridges.command('list')
     .description('every bridge: name, state, upstream URL, queued, sent and acknowledged messages, round-trip time, last error')
-    .addOption(controlOpt()).addOption(tokenOpt())
+    .addOption(controlOption()).addOption(tokenOption())
     .option('--json', 'print the full status (stats, config with the password as ***) as JSON')
     .action(async (o: any) => {
-      const list = await call(o, (api) => api.listBridges());
-      if (o.json) console.log(JSON.stringify(list, null, 2));
-      else if (list.length === 0) console.log('no bridges');
-      else for (const b of list) console.log(describeBridge(b));
+      printList(await callHub(o, (api) => api.listBridges()), !!o.json, 'no bridges', describeBridge);
     });
 
   bridges.command('status [name]')
     .description('the status of one bridge (or of all): connected since, queued, sent, acknowledged, round-trip time, last error')
-    .addOption(controlOpt()).addOption(tokenOpt())
+    .addOption(controlOption()).addOption(tokenOption())
     .option('--json', 'print it as JSON')
     .action(async (name: string | undefined, o: any) => {
-      const list = await call(o, async (api) => (name === undefined ? api.listBridges() : [await api.getBridge(name)]));
+      const list = await callHub(o, async (api) => (name === undefined ? api.listBridges() : [await api.getBridge(name)]));
       if (o.json) console.log(JSON.stringify(name === undefined ? list : list[0], null, 2));
       else if (list.length === 0) console.log('no bridges');
       else console.log(list.map(describeBridgeStatus).join('\n\n'));
@@ -98,20 +61,20 @@ export function addBridgesCommands(program: Command): void {
 
   bridges.command('add <config>')
     .description('add and start a bridge; <config> is a JSON file, "-" for stdin, or inline JSON starting with "{" (format: host-broker/bridges/README.md)')
-    .addOption(controlOpt()).addOption(tokenOpt())
+    .addOption(controlOption()).addOption(tokenOption())
     .option('--json', 'print the new bridge\'s status as JSON')
     .action(async (config: string, o: any) => {
       const cfg = readJsonObject(config, 'bridge');
-      const b = await call(o, (api) => api.addBridge(cfg));
+      const b = await callHub(o, (api) => api.addBridge(cfg));
       console.log(o.json ? JSON.stringify(b) : `added ${describeBridge(b)}`);
     });
 
   bridges.command('remove <name>')
     .description('stop a bridge (DISCONNECT); the messages still queued for it are discarded unless --keep-queue')
-    .addOption(controlOpt()).addOption(tokenOpt())
+    .addOption(controlOption()).addOption(tokenOption())
     .option('--keep-queue', 'keep its queue for a bridge of the same name added later')
     .action(async (name: string, o: any) => {
-      const r = await call(o, (api) => api.removeBridge(name, { keepQueue: !!o.keepQueue }));
+      const r = await callHub(o, (api) => api.removeBridge(name, { keepQueue: !!o.keepQueue }));
       console.log(`removed ${name}; ${r.keptQueue ? 'its queue is kept' : `${r.discarded} queued messages discarded`}`);
     });
 }
