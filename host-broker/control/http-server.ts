@@ -125,6 +125,52 @@ function deviceFromBody(body: any): DeviceInput {
   return validateDevice(b, 'device');
 }
 
+/** What the hub keeps by name and manages at run time (routes, bridges), as namedEndpoints() serves it. */
+interface NamedCollection<S> {
+  enabled(): boolean;
+  list(): S[];
+  get(name: string): S | undefined;
+  /** Validates and starts one; throws ConfigError (a 400) on bad config. */
+  add(body: any): S;
+  remove(name: string, opts: { keepQueue: boolean }): Promise<{ removed: boolean }>;
+  ConfigError: new (...args: any[]) => Error;
+}
+
+/**
+ * GET /<kind>s, GET /<kind>s/:name, POST /<kind>s (201; 409 for a name in use, 400 for
+ * bad config), DELETE /<kind>s/:name?keepQueue=1; 404 while the hub has none of them.
+ * Returns need() and get(name) for the kind's other endpoints.
+ */
+function namedEndpoints<S>(add: (method: string, path: string, handler: Handler, status?: number) => void, kind: string, c: NamedCollection<S>) {
+  const need = () => {
+    if (!c.enabled()) throw new HttpError(404, `${kind}s are not enabled on this broker`);
+  };
+  const get = (name: string): S => {
+    need();
+    const st = c.get(name);
+    if (!st) throw new HttpError(404, `no ${kind} named ${JSON.stringify(name)}`);
+    return st;
+  };
+  add('GET', `/${kind}s`, () => { need(); return c.list(); });
+  add('GET', `/${kind}s/:name`, ({ params }) => get(params[0]));
+  add('POST', `/${kind}s`, ({ body }) => {
+    need();
+    if (typeof body.name === 'string' && c.get(body.name)) throw new HttpError(409, `${kind}.name: ${kind} ${JSON.stringify(body.name)} exists; remove it first`);
+    try { return c.add(body); } catch (err: any) {
+      if (err instanceof c.ConfigError) throw new HttpError(400, err.message);
+      throw err;
+    }
+  }, 201);
+  add('DELETE', `/${kind}s/:name`, async ({ params, query }) => {
+    need();
+    const keepQueue = boolParam(query, 'keepQueue');
+    const out = await c.remove(params[0], { keepQueue });
+    if (!out.removed) throw new HttpError(404, `no ${kind} named ${JSON.stringify(params[0])}`);
+    return { [kind]: params[0], ...out, keptQueue: keepQueue };
+  });
+  return { need, get };
+}
+
 /** A registry or validation error is the caller's: 400 with its "<field>: <expected>" message. */
 function badInput<T>(fn: () => T): T {
   try { return fn(); } catch (err: any) {
@@ -249,34 +295,12 @@ function routes(control: Control, security?: DeviceSecurity, dataDir?: string): 
     return { device: params[0], enabled: true };
   });
 
-  const needRoutes = () => {
-    if (!control.hasRoutes()) throw new HttpError(404, 'routes are not enabled on this broker');
-  };
-  const route = (name: string) => {
-    needRoutes();
-    const st = control.getRoute(name);
-    if (!st) throw new HttpError(404, `no route named ${JSON.stringify(name)}`);
-    return st;
-  };
-  add('GET', '/routes', () => { needRoutes(); return control.listRoutes(); });
-  add('GET', '/routes/:name', ({ params }) => route(params[0]));
-  add('POST', '/routes', ({ body }) => {
-    needRoutes();
-    if (typeof body.name === 'string' && control.getRoute(body.name)) throw new HttpError(409, `route.name: route ${JSON.stringify(body.name)} exists; remove it first`);
-    try { return control.addRoute(body); } catch (err: any) {
-      if (err instanceof RouteConfigError) throw new HttpError(400, err.message);
-      throw err;
-    }
-  }, 201);
-  add('DELETE', '/routes/:name', async ({ params, query }) => {
-    needRoutes();
-    const keepQueue = boolParam(query, 'keepQueue');
-    const out = await control.removeRoute(params[0], { keepQueue });
-    if (!out.removed) throw new HttpError(404, `no route named ${JSON.stringify(params[0])}`);
-    return { route: params[0], ...out, keptQueue: keepQueue };
+  const routes = namedEndpoints(add, 'route', {
+    enabled: () => control.hasRoutes(), list: () => control.listRoutes(), get: (n) => control.getRoute(n),
+    add: (body) => control.addRoute(body), remove: (n, o) => control.removeRoute(n, o), ConfigError: RouteConfigError,
   });
   add('GET', '/routes/:name/dead-letters', ({ params, query }) => {
-    needRoutes();
+    routes.need();
     const limit = intParam(query, 'limit') ?? 100;
     if (limit < 1 || limit > 10_000) throw new HttpError(400, `limit: expected an integer 1..10000, got ${limit}`);
     const list = control.routeDeadLetters(params[0], limit);
@@ -285,34 +309,13 @@ function routes(control: Control, security?: DeviceSecurity, dataDir?: string): 
     return { route: params[0], deadLetters: list.map(deadLetterToJson) };
   });
   add('POST', '/routes/:name/dead-letters/requeue', ({ params }) => {
-    route(params[0]);
+    routes.get(params[0]);
     return { route: params[0], requeued: control.requeueDeadLetters(params[0]) };
   });
 
-  const needBridges = () => {
-    if (!control.hasBridges()) throw new HttpError(404, 'bridges are not enabled on this broker');
-  };
-  add('GET', '/bridges', () => { needBridges(); return control.listBridges(); });
-  add('GET', '/bridges/:name', ({ params }) => {
-    needBridges();
-    const st = control.getBridge(params[0]);
-    if (!st) throw new HttpError(404, `no bridge named ${JSON.stringify(params[0])}`);
-    return st;
-  });
-  add('POST', '/bridges', ({ body }) => {
-    needBridges();
-    if (typeof body.name === 'string' && control.getBridge(body.name)) throw new HttpError(409, `bridge.name: bridge ${JSON.stringify(body.name)} exists; remove it first`);
-    try { return control.addBridge(body); } catch (err: any) {
-      if (err instanceof BridgeConfigError) throw new HttpError(400, err.message);
-      throw err;
-    }
-  }, 201);
-  add('DELETE', '/bridges/:name', async ({ params, query }) => {
-    needBridges();
-    const keepQueue = boolParam(query, 'keepQueue');
-    const out = await control.removeBridge(params[0], { keepQueue });
-    if (!out.removed) throw new HttpError(404, `no bridge named ${JSON.stringify(params[0])}`);
-    return { bridge: params[0], ...out, keptQueue: keepQueue };
+  namedEndpoints(add, 'bridge', {
+    enabled: () => control.hasBridges(), list: () => control.listBridges(), get: (n) => control.getBridge(n),
+    add: (body) => control.addBridge(body), remove: (n, o) => control.removeBridge(n, o), ConfigError: BridgeConfigError,
   });
   return r;
 }
