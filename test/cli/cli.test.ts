@@ -3,18 +3,10 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import mqtt, { IClientOptions, MqttClient } from 'mqtt';
 import { ControlClient } from '../../host-broker/control/http-client';
 import { DeviceRegistry } from '../../host-broker/security/device-registry';
 import { runCli, startCli } from './run-cli';
-
-function connect(url: string, opts: IClientOptions): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-    c.once('connect', () => resolve(c));
-    c.once('error', (e) => { c.end(true); reject(e); });
-  });
-}
+import { connect } from '../helpers/mqttjs';
 
 describe('host-broker CLI (spawned)', function () {
   this.timeout(60000);

@@ -4,19 +4,12 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import mqtt, { MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { freePort } from '../helpers/ports';
 import { FAST, waitFor } from '../routes/fixtures/common';
 import { httpTarget, HttpTarget } from '../routes/fixtures/http-target';
 import { runCli, RunningCli, startCli } from './run-cli';
-
-function connect(url: string): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000 });
-    c.once('connect', () => resolve(c));
-    c.once('error', (e) => { c.end(true); reject(e); });
-  });
-}
+import { connect } from '../helpers/mqttjs';
 
 describe('host-broker routes (spawned, against a running hub)', function () {
   this.timeout(60000);

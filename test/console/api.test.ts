@@ -6,22 +6,15 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
-import mqtt, { MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { Broker } from '../../host-broker/broker';
 import { validateConfig } from '../../host-broker/config';
 import { HubWatch, numericFields } from '../../host-broker/console/watch';
 import { RunningHub, startHub } from '../../host-broker/start-hub';
+import { connect } from '../helpers/mqttjs';
 
 const TOKEN = 'console-api-token-123';
 const auth = { authorization: `Bearer ${TOKEN}` };
-
-function connect(url: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-    c.once('connect', () => resolve(c));
-    c.once('error', (e) => { c.end(true); reject(e); });
-  });
-}
 
 /** A Server-Sent Events reader: the events so far, and a wait for the next one that matches. */
 function sse(url: string): Promise<{ events: { event: string; data: any }[]; next(pred: (e: { event: string; data: any }) => boolean, ms?: number): Promise<any>; close(): void }> {

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
-import mqtt, { MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { Page } from 'playwright-core';
 import type { Board } from '../../boards/sim';
 import { validateConfig } from '../../host-broker/config';
@@ -16,6 +16,7 @@ import { RunningHub, startHub } from '../../host-broker/start-hub';
 import { ensureBuilt, ensureConsoleBuilt } from '../../tools/hil/build';
 import { startTelemetryBoard } from '../../tools/hil/sim-app';
 import { Browser, chromiumMissing, launch } from './chromium';
+import { connect } from '../helpers/mqttjs';
 
 // Code passed to page.evaluate runs in the browser; the host tsconfig has no DOM lib.
 declare const document: any;
@@ -26,14 +27,6 @@ type HTMLCanvasElement = any;
 
 const TOKEN = 'console-test-token-0123456789';
 const SHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(__dirname, '..', '..', 'docs', 'console') : fs.mkdtempSync(path.join(os.tmpdir(), 'console-shots-'));
-
-function connect(url: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-    c.once('connect', () => resolve(c));
-    c.once('error', (e) => { c.end(true); reject(e); });
-  });
-}
 
 describe('console: in headless Chromium', function () {
   this.timeout(60000);
