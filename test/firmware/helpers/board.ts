@@ -30,7 +30,7 @@ export function clientBoard(boardName: string, options: string, boardOptions: Pa
   const board = createBoard({ ...boardOptions, board: boardName });
   board.addModule('mqtt-client', bundleSource(boardName));
   board.eval(`
-    var log = [];
+    var log = [], settledMark = 0;
     function rec(name) { return function (a, b, c) { log.push([name, a, b, c]); }; }
     function errText(e) { return e && e.message !== undefined ? String(e.message) : String(e); }
     var c = require("mqtt-client").create(${options});
@@ -44,17 +44,18 @@ export function clientBoard(boardName: string, options: string, boardOptions: Pa
     while (e.length > 1 && e[e.length - 1] === null) e.pop();
     return e;
   });
-  const until = async (what: string, pred: (l: any[][]) => any, ms = 10000) => {
+  /** Polls `pred` until it holds; a board error ends the wait unless `boardErrorsEnd` is false. */
+  const poll = async <T>(what: string, pred: () => T, ms: number, boardErrorsEnd: boolean): Promise<T> => {
     const end = Date.now() + ms;
     for (;;) {
-      const l = log();
-      const r = pred(l);
+      const r = pred();
       if (r) return r;
-      if (board.errors.length) throw new Error(`board error while waiting for ${what}: ${board.errors.join('\n')}`);
-      if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}; log: ${JSON.stringify(l).slice(0, 2000)}`);
+      if (boardErrorsEnd && board.errors.length) throw new Error(`board error while waiting for ${what}: ${board.errors.join('\n')}`);
+      if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}; log: ${JSON.stringify(log()).slice(0, 2000)}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   };
+  const until = (what: string, pred: (l: any[][]) => any, ms = 10000) => poll(what, () => pred(log()), ms, true);
   const events = (name: string) => log().filter((e: any[]) => e[0] === name);
   let settles = 0;
   return {
@@ -68,14 +69,10 @@ export function clientBoard(boardName: string, options: string, boardOptions: Pa
       return m.length >= n && m;
     }, ms),
     settled: async () => {
-      const mark = `settled-${++settles}`;
-      board.eval(`setTimeout(function () { log.push([${JSON.stringify(mark)}]); }, 0)`);
-      // Not until(): a handler's own Uncaught error is for the test to judge, not a reason to stop here.
-      const end = Date.now() + 10000;
-      while (!log().some((e: any[]) => e[0] === mark)) {
-        if (Date.now() > end) throw new Error(`timed out waiting for the board's due timers (${mark})`);
-        await sleep(5);
-      }
+      const mark = ++settles;
+      board.eval(`setTimeout(function () { settledMark = ${mark}; }, 0)`);
+      // A handler's own Uncaught error is for the test to judge, not a reason to stop here.
+      await poll(`the board's due timers (mark ${mark})`, () => board.eval('settledMark') === mark, 10000, false);
     },
     destroy: () => board.destroy(),
   };
