@@ -152,40 +152,31 @@ export async function runBrokerBench(opts: BenchOptions, cfg = brokerConfig(opts
   const data: Record<string, unknown> = { config: cfg };
   const gen = new LoadGenerator();
   try {
-    const { peers, skipped } = await startPeers(cfg.peers, opts.log);
-    try {
-      const { runs, notes } = await runMatrix(gen, peers, cfg.scenarios, opts.rounds, opts.log, 'b');
-      const { table, summaries } = matrixTable(`broker throughput and latency (medians of ${opts.rounds} rounds; msg/s = deliveries per second at the subscribers)`,
-        'ours', cfg.scenarios, peers, runs, [
-          'latency = publish written by the generator -> PUBLISH read by its subscriber (same process clock); under load for throughput rows',
-          'p99 ratio: below 1.00x means ours is faster; CPU% is of one core; peers ran one at a time in the same invocation',
-          'msg/CPU-s = deliveries per second of broker CPU; generator-bound = the generator used >= 90% of a core, so that msg/s is a lower bound for the broker',
-          ...skipped.map((s) => `skipped ${s}`),
-          ...notes,
-        ]);
-      tables.push(table);
-      Object.assign(data, { summaries, runs: Object.fromEntries(runs), notes, skipped });
-    } finally {
-      for (const p of peers) await p.stop();
-    }
-    if (cfg.durable && cfg.durable.scenarios.length) {
-      const d = cfg.durable;
-      const { peers: dPeers, skipped: dSkipped } = await startPeers(d.peers, opts.log);
+    /** Starts the peers, runs the scenarios on each, renders one table against `baseline`, stops them. */
+    const table = async (peerNames: PeerName[], scenarios: Scenario[], tag: string, title: string, baseline: PeerName, notes: string[]) => {
+      const { peers, skipped } = await startPeers(peerNames, opts.log);
       try {
-        const { runs, notes } = await runMatrix(gen, dPeers, d.scenarios, opts.rounds, opts.log, 'd');
-        const { table, summaries } = matrixTable(`persistent sessions on durable stores (medians of ${opts.rounds} rounds; msg/s = deliveries per second at the subscribers)`,
-          'ours-sqlite', d.scenarios, dPeers, runs, [
-            'publishers and subscribers connect with clean session = 0, so every QoS 1/2 message is stored for its subscribers',
-            'ours-sqlite: SqliteStore, WAL, synchronous=FULL; PUBACK/PUBREC only after the commit holding the message is on disk; no per-client bounds (65535 in flight, 10,000,000 / 1 TiB queued)',
-            'mosquitto-autosave: persistence true, autosave_on_changes true, autosave_interval 1, max_inflight_messages 0, max_queued_messages 0; it saves after acknowledging, so kill -9 can lose acknowledged messages',
-            ...dSkipped.map((s) => `skipped ${s}`),
-            ...notes,
-          ]);
-        tables.push(table);
-        Object.assign(data, { durableSummaries: summaries, durableRuns: Object.fromEntries(runs), durableNotes: notes, durableSkipped: dSkipped });
+        const m = await runMatrix(gen, peers, scenarios, opts.rounds, opts.log, tag);
+        const t = matrixTable(`${title} (medians of ${opts.rounds} rounds; msg/s = deliveries per second at the subscribers)`, baseline, scenarios, peers, m.runs,
+          [...notes, ...skipped.map((x) => `skipped ${x}`), ...m.notes]);
+        tables.push(t.table);
+        return { summaries: t.summaries, runs: Object.fromEntries(m.runs), notes: m.notes, skipped };
       } finally {
-        for (const p of dPeers) await p.stop();
+        for (const p of peers) await p.stop();
       }
+    };
+    Object.assign(data, await table(cfg.peers, cfg.scenarios, 'b', 'broker throughput and latency', 'ours', [
+      'latency = publish written by the generator -> PUBLISH read by its subscriber (same process clock); under load for throughput rows',
+      'p99 ratio: below 1.00x means ours is faster; CPU% is of one core; peers ran one at a time in the same invocation',
+      'msg/CPU-s = deliveries per second of broker CPU; generator-bound = the generator used >= 90% of a core, so that msg/s is a lower bound for the broker',
+    ]));
+    if (cfg.durable && cfg.durable.scenarios.length) {
+      const d = await table(cfg.durable.peers, cfg.durable.scenarios, 'd', 'persistent sessions on durable stores', 'ours-sqlite', [
+        'publishers and subscribers connect with clean session = 0, so every QoS 1/2 message is stored for its subscribers',
+        'ours-sqlite: SqliteStore, WAL, synchronous=FULL; PUBACK/PUBREC only after the commit holding the message is on disk; no per-client bounds (65535 in flight, 10,000,000 / 1 TiB queued)',
+        'mosquitto-autosave: persistence true, autosave_on_changes true, autosave_interval 1, max_inflight_messages 0, max_queued_messages 0; it saves after acknowledging, so kill -9 can lose acknowledged messages',
+      ]);
+      Object.assign(data, { durableSummaries: d.summaries, durableRuns: d.runs, durableNotes: d.notes, durableSkipped: d.skipped });
     }
     return { name: 'broker', tables, data };
   } finally {
