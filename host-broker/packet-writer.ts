@@ -16,6 +16,17 @@ const ACK_HEADER: Record<string, number | undefined> = { puback: 0x40, pubrec: 0
 
 const varintBytes = (n: number) => (n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4);
 
+/** Writes MQTT's remaining length (7 bits a byte, low first) at `at`; returns where it ended. */
+export function writeRemainingLength(b: Buffer, at: number, n: number): number {
+  do {
+    let d = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) d |= 0x80;
+    b[at++] = d;
+  } while (n > 0);
+  return at;
+}
+
 export class OutBuffer {
   private buf: Buffer = EMPTY;
   /** Bytes written and not yet taken. */
@@ -112,13 +123,7 @@ export class OutBuffer {
     let at = this.room(1 + varintBytes(remaining) + remaining);
     const b = this.buf;
     b[at++] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
-    let n = remaining;
-    do {
-      let d = n % 128;
-      n = Math.floor(n / 128);
-      if (n > 0) d |= 0x80;
-      b[at++] = d;
-    } while (n > 0);
+    at = writeRemainingLength(b, at, remaining);
     b[at++] = topicBytes >> 8;
     b[at++] = topicBytes & 0xff;
     at += b.write(topic, at, topicBytes, 'utf8');

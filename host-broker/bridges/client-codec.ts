@@ -10,6 +10,7 @@ import type { Frame } from '../frame-reader';
 import { checkFrame, packetName } from '../packet-checks';
 import { decodeChecked } from '../packet-decoder';
 import { decodeHot } from '../packet-reader';
+import { writeRemainingLength } from '../packet-writer';
 import type { QoS } from '../store/types';
 
 const utf8 = (s: string) => Buffer.from(s, 'utf8');
@@ -18,15 +19,9 @@ const utf8 = (s: string) => Buffer.from(s, 'utf8');
 function frame(header: number, body: Buffer[]): Buffer {
   let n = 0;
   for (const b of body) n += b.length;
-  const len: number[] = [];
-  let x = n;
-  do {
-    let d = x % 128;
-    x = Math.floor(x / 128);
-    if (x > 0) d |= 0x80;
-    len.push(d);
-  } while (x > 0);
-  return Buffer.concat([Buffer.from([header, ...len]), ...body]);
+  const head = Buffer.alloc(5);
+  head[0] = header;
+  return Buffer.concat([head.subarray(0, writeRemainingLength(head, 1, n)), ...body]);
 }
 
 /** A length-prefixed field [MQTT-1.5.3]. */
